@@ -1,0 +1,74 @@
+/* config.h - the daemon's YAML configuration: one table of keys, types, bounds
+ * and defaults, read with libyaml.
+ *
+ * A loaded lt_config is immutable plain data; a reload builds a new one. Only
+ * `data_dir` and `ingest.endpoint` are required; every other key has the
+ * default documented in config/README.md. Unknown keys, wrong types, duplicate
+ * keys and out-of-range values are errors reported as FILE:LINE:COL (1-based).
+ */
+#ifndef LT_CONFIG_H
+#define LT_CONFIG_H
+
+#include "error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* store.flags values that keep every commit durable. nosync, nometasync and
+ * mapasync are recognised and refused: they would let an acknowledged event
+ * vanish on power loss. */
+enum {
+    LT_CONFIG_STORE_NORDAHEAD = 1 << 0, /* "nordahead": MDB_NORDAHEAD */
+    LT_CONFIG_STORE_WRITEMAP = 1 << 1,  /* "writemap": MDB_WRITEMAP (still synced) */
+};
+
+typedef struct lt_config {
+    char *data_dir;                 /* directory holding the LMDB files */
+
+    /* ingest: the ROUTER socket department systems publish to */
+    char *ingest_endpoint;          /* tcp://... or ipc://... */
+    int64_t max_message_bytes;      /* default 262144; larger gets TOO_LARGE */
+    int64_t heartbeat_ivl_ms;       /* default 5000; 0 disables */
+    int64_t heartbeat_timeout_ms;   /* default 15000 */
+    int64_t sndhwm;                 /* default 100000 */
+    int64_t rcvhwm;                 /* default 100000 */
+    int64_t shutdown_linger_ms;     /* default 0: unsent acks are dropped at exit */
+
+    /* batch: group commit bounds */
+    int64_t batch_max_events;       /* default 1024 */
+    int64_t batch_max_bytes;        /* default 8 MiB */
+    int64_t batch_max_wait_us;      /* default 0: commit what is waiting, do not linger */
+
+    /* store: LMDB */
+    int64_t map_size_mb;            /* default 1024 */
+    int64_t max_readers;            /* default 126 */
+    unsigned store_flags;           /* LT_CONFIG_STORE_* from store.flags, default none */
+
+    /* validation */
+    int64_t clock_skew_s;           /* default 300 */
+    int64_t max_field_bytes;        /* default 256: ids, codes, names */
+    int64_t max_text_bytes;         /* default 4096: note, uri, data values */
+    int64_t max_attachments;        /* default 64 */
+    int64_t max_data_entries;       /* default 128 */
+
+    /* log */
+    int log_level;                  /* LT_LOG_*, default info */
+
+    char *path;                     /* file this was loaded from */
+} lt_config;
+
+/* Load and check the YAML file at path.
+ * [out] ret: on success a new config, caller frees with lt_config_free().
+ * [out] reterr: on failure, file/line/column and message (may be NULL).
+ * Returns 0, -errno when the file cannot be read, or LT_ERR_CONFIG. */
+int lt_config_load(const char *path, lt_config **ret, lt_diag *reterr);
+
+/* Same as lt_config_load for an in-memory document; name is used as the file
+ * name in diagnostics. Used by tests and the fuzzer. */
+int lt_config_parse(const char *name, const char *text, size_t len, lt_config **ret,
+                    lt_diag *reterr);
+
+/* Free a config and null the caller's pointer. Accepts NULL and *p == NULL. */
+void lt_config_free(lt_config **p);
+
+#endif

@@ -1,0 +1,125 @@
+/* store.h - the durable event store on LMDB.
+ *
+ * Layout (see daemon/STORE.md): an append-only `log` keyed by a monotonic
+ * sequence number, a `dedupe` index on (sender, event_id), a `dossier_idx`
+ * giving each dossier's sequence numbers in order, a `dossier_state` record
+ * per dossier and a `meta` record set holding the schema version and counters.
+ *
+ * Invariants: one writer at a time (the ingest loop); readers anywhere, also
+ * in other processes (lienthongctl) while the daemon runs. Sequence numbers
+ * start at 1 and are assigned only inside a transaction that commits, so the
+ * committed log has no holes. Commits are durable (fsync) before
+ * lt_store_txn_commit() returns: the store refuses to run without sync.
+ *
+ * Values returned from a transaction are copies (unpacked protobufs) owned by
+ * the caller; nothing returned points into the map.
+ */
+#ifndef LT_STORE_H
+#define LT_STORE_H
+
+#include "error.h"
+#include "lienthong/v1/lienthong.pb-c.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef Lienthong__V1__Event lt_event;
+typedef Lienthong__V1__StoredEvent lt_stored_event;
+typedef Lienthong__V1__DossierState lt_dossier_state;
+
+#define LT_STORE_SCHEMA_VERSION 1
+
+typedef struct lt_store lt_store;
+typedef struct lt_store_txn lt_store_txn;
+
+typedef struct lt_store_opts {
+    const char *dir;        /* existing or creatable directory */
+    uint64_t map_size;      /* bytes; 0 keeps the size recorded in the file */
+    unsigned max_readers;   /* 0 for LMDB's default */
+    bool read_only;         /* open for reading only (CLI); never creates */
+    unsigned flags;         /* LT_CONFIG_STORE_* (config.h) */
+} lt_store_opts;
+
+typedef struct lt_store_stats {
+    uint64_t last_seq;          /* highest committed sequence number, 0 if empty */
+    uint64_t events;            /* entries in the log */
+    uint64_t status_events;     /* events carrying a dossier status */
+    uint64_t result_events;     /* events carrying a result */
+    uint64_t dossiers;          /* distinct dossier codes */
+    uint64_t by_status[11];     /* dossiers whose current status is i (1..10) */
+    uint64_t map_size;          /* bytes reserved for the map */
+    uint64_t map_used;          /* bytes of the map in use (last page * page size) */
+    uint64_t file_size;         /* bytes of data.mdb on disk */
+    unsigned readers_used;      /* reader slots in use */
+    unsigned max_readers;
+} lt_store_stats;
+
+/* Open (and in write mode create) the store in opts->dir. Checks the schema
+ * version (LT_ERR_SCHEMA with the found version in reterr when unsupported),
+ * clears stale reader slots left by dead processes.
+ * [out] ret: caller closes with lt_store_close().
+ * [out] ret_stale: number of stale readers cleared (may be NULL).
+ * Returns 0, -errno, LT_ERR_SCHEMA or LT_ERR_STORE. */
+int lt_store_open(const lt_store_opts *opts, lt_store **ret, int *ret_stale, lt_diag *reterr);
+
+/* Close and null the caller's pointer. No transaction may be open. Accepts NULL. */
+void lt_store_close(lt_store **p);
+
+/* Highest committed sequence number (0 when empty). Writer's view. */
+uint64_t lt_store_last_seq(const lt_store *s);
+
+/* Fill *ret with counts and sizes (reads in its own read transaction). */
+int lt_store_stats_get(lt_store *s, lt_store_stats *ret);
+
+/* Begin a transaction. A write transaction is exclusive; commit or abort it.
+ * careful: each append runs in a nested transaction, so one that does not fit
+ * (LT_ERR_STORE_FULL) is undone alone and the batch goes on. Without it an
+ * append that hits a full map poisons the transaction: abort and retry the
+ * batch with careful set. Ignored for read transactions.
+ * [out] ret: caller ends it with lt_store_txn_commit() or lt_store_txn_abort(). */
+int lt_store_txn_begin(lt_store *s, bool write, bool careful, lt_store_txn **ret);
+
+/* Commit durably (write) or end (read); frees the txn and nulls *p.
+ * A failed write commit returns LT_ERR_STORE/LT_ERR_PANIC/LT_ERR_STORE_FULL:
+ * nothing of the batch is stored and, apart from STORE_FULL, the caller must
+ * treat the store as unusable (exit and let a restart recover). */
+int lt_store_txn_commit(lt_store_txn **p);
+
+/* Abort; frees the txn and nulls *p. Accepts NULL and *p == NULL. */
+void lt_store_txn_abort(lt_store_txn **p);
+
+/* Look up (sender, event_id) in the dedupe index.
+ * Returns 0 and *ret_seq when present, LT_ERR_NOT_FOUND when not. */
+int lt_store_find_event(lt_store_txn *t, const char *sender, const char *event_id,
+                        uint64_t *ret_seq);
+
+/* Read a dossier's state. [out] ret: caller frees with
+ * lienthong__v1__dossier_state__free_unpacked(*ret, NULL).
+ * Returns 0, LT_ERR_NOT_FOUND or LT_ERR_STORE. */
+int lt_store_get_state(lt_store_txn *t, const char *dossier_code, lt_dossier_state **ret);
+
+/* Append one validated event: log entry, dedupe key, dossier index entry and
+ * the dossier's new state (borrowed). Writes only; assigns the next sequence.
+ * [out] ret_seq: the event's sequence number.
+ * Returns 0, LT_ERR_STORE_FULL (see careful above), LT_ERR_TOO_LARGE-like
+ * -E2BIG for a key LMDB cannot hold, or LT_ERR_STORE. */
+int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms,
+                    const lt_event *ev, const lt_dossier_state *state, uint64_t *ret_seq);
+
+/* Read one log entry. [out] ret: caller frees with
+ * lienthong__v1__stored_event__free_unpacked(*ret, NULL). */
+int lt_store_get_event(lt_store_txn *t, uint64_t seq, lt_stored_event **ret);
+
+/* Call fn for each log entry with seq >= from, in order, at most limit
+ * entries (0 = no limit). fn borrows ev for the call; a non-zero return from
+ * fn stops the walk and is returned. */
+typedef int (*lt_store_event_fn)(uint64_t seq, const lt_stored_event *ev, void *arg);
+int lt_store_walk_log(lt_store_txn *t, uint64_t from, uint64_t limit, lt_store_event_fn fn,
+                      void *arg);
+
+/* Call fn for each event of a dossier, oldest first (one range scan). */
+int lt_store_walk_dossier(lt_store_txn *t, const char *dossier_code, lt_store_event_fn fn,
+                          void *arg);
+
+#endif

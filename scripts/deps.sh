@@ -1,0 +1,35 @@
+#!/bin/sh
+# Install lienthong's build and test dependencies from Debian packages.
+# Idempotent: when every package is already installed it only checks and exits.
+set -eu
+
+PKGS="build-essential cmake pkg-config
+libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils libyaml-dev
+libsystemd-dev libcmocka-dev"
+
+# clang + its runtime give the libFuzzer targets; optional, asked for with --fuzz.
+if [ "${1:-}" = "--fuzz" ]; then
+    PKGS="$PKGS clang libclang-rt-14-dev"
+fi
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    echo "deps: all packages present"
+    exit 0
+fi
+
+echo "deps: installing:$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
