@@ -1,0 +1,151 @@
+/* codec.c - strict Submission decoding and Reply encoding. */
+#include "codec.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const lt_error_names[] = {
+    "NONE",           "MALFORMED",      "UNSUPPORTED_VERSION", "MISSING_FIELD",
+    "INVALID_FIELD",  "UNKNOWN_FIELD",  "TOO_LARGE",           "STORE_FULL",
+    "BAD_TRANSITION", "UNKNOWN_DOSSIER", "FUTURE_TIMESTAMP",   "INTERNAL",
+};
+
+const char *lt_codec_error_name(int code)
+{
+    if (code < 0 || (size_t)code >= sizeof(lt_error_names) / sizeof(lt_error_names[0]))
+        return "UNKNOWN";
+    return lt_error_names[code];
+}
+
+/* Join prefix and name into a dotted path. */
+static void path_join(char *out, size_t size, const char *prefix, const char *name)
+{
+    if (prefix[0])
+        snprintf(out, size, "%s.%s", prefix, name);
+    else
+        snprintf(out, size, "%s", name);
+}
+
+/* Find the first unknown field in m or any message below it; fill reterr. */
+static int find_unknown(const ProtobufCMessage *m, const char *path, lt_diag *reterr)
+{
+    const ProtobufCMessageDescriptor *desc = m->descriptor;
+    char sub[128];
+
+    if (m->n_unknown_fields > 0)
+        return lt_diag_set(reterr, LT_ERR_MALFORMED, LIENTHONG__V1__ERROR_CODE__UNKNOWN_FIELD,
+                           path[0] ? path : "submission",
+                           "field number %u is not defined in lienthong.v1.%s",
+                           m->unknown_fields[0].tag, desc->short_name);
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        const char *base = (const char *)m;
+
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
+            for (size_t j = 0; j < n; j++) {
+                char name[96];
+                snprintf(name, sizeof(name), "%s[%zu]", f->name, j);
+                path_join(sub, sizeof(sub), path, name);
+                int r = find_unknown(arr[j], sub, reterr);
+                if (r < 0)
+                    return r;
+            }
+        } else {
+            const ProtobufCMessage *child = *(ProtobufCMessage *const *)(base + f->offset);
+            if (!child)
+                continue;
+            path_join(sub, sizeof(sub), path, f->name);
+            int r = find_unknown(child, sub, reterr);
+            if (r < 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
+int lt_codec_decode_submission(const uint8_t *buf, size_t len, lt_submission **ret,
+                               lt_diag *reterr)
+{
+    lt_submission *sub;
+    int r;
+
+    sub = lienthong__v1__submission__unpack(NULL, len, buf);
+    if (!sub)
+        return lt_diag_set(reterr, LT_ERR_MALFORMED, LIENTHONG__V1__ERROR_CODE__MALFORMED, "",
+                           "not a lienthong.v1.Submission (%zu bytes could not be decoded)",
+                           len);
+    r = find_unknown(&sub->base, "", reterr);
+    if (r < 0) {
+        lienthong__v1__submission__free_unpacked(sub, NULL);
+        return r;
+    }
+    *ret = sub;
+    return 0;
+}
+
+/* Read a base-128 varint at *p (bounded by end). Returns 0 or -EINVAL. */
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *ret)
+{
+    uint64_t v = 0;
+
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *ret = v;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+uint64_t lt_codec_peek_request_id(const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    uint64_t tag, v;
+
+    while (p < end) {
+        if (read_varint(&p, end, &tag) < 0)
+            return 0;
+        switch (tag & 7) {
+        case 0:
+            if (read_varint(&p, end, &v) < 0)
+                return 0;
+            if (tag >> 3 == 3)
+                return v;
+            break;
+        case 1:
+            if (end - p < 8)
+                return 0;
+            p += 8;
+            break;
+        case 2:
+            if (read_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+                return 0;
+            p += v;
+            break;
+        case 5:
+            if (end - p < 4)
+                return 0;
+            p += 4;
+            break;
+        default:
+            return 0;
+        }
+    }
+    return 0;
+}
+
+int lt_codec_encode_reply(const lt_reply *r, uint8_t *buf, size_t size)
+{
+    size_t n = lienthong__v1__reply__get_packed_size(r);
+
+    if (n > size)
+        return -ENOBUFS;
+    return (int)lienthong__v1__reply__pack(r, buf);
+}
