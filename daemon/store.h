@@ -99,13 +99,19 @@ int lt_store_find_event(lt_store_txn *t, const char *sender, const char *event_i
  * Returns 0, LT_ERR_NOT_FOUND or LT_ERR_STORE. */
 int lt_store_get_state(lt_store_txn *t, const char *dossier_code, lt_dossier_state **ret);
 
+/* Sequence number the next successful lt_store_append() in t will assign. */
+uint64_t lt_store_next_seq(const lt_store_txn *t);
+
 /* Append one validated event: log entry, dedupe key, dossier index entry and
- * the dossier's new state (borrowed). Writes only; assigns the next sequence.
- * [out] ret_seq: the event's sequence number.
- * Returns 0, LT_ERR_STORE_FULL (see careful above), LT_ERR_TOO_LARGE-like
- * -E2BIG for a key LMDB cannot hold, or LT_ERR_STORE. */
+ * the dossier's new state. Borrows every argument. prev is the dossier's state
+ * before the event (NULL for a new dossier), used for the status counters.
+ * [out] ret_seq: the event's sequence number (== lt_store_next_seq() before).
+ * Returns 0; LT_ERR_STORE_FULL (see careful above); -E2BIG when a key is
+ * longer than LMDB can hold, checked before anything is written; LT_ERR_PANIC
+ * or LT_ERR_STORE. */
 int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms,
-                    const lt_event *ev, const lt_dossier_state *state, uint64_t *ret_seq);
+                    const lt_event *ev, const lt_dossier_state *prev,
+                    const lt_dossier_state *state, uint64_t *ret_seq);
 
 /* Read one log entry. [out] ret: caller frees with
  * lienthong__v1__stored_event__free_unpacked(*ret, NULL). */

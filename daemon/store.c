@@ -1,0 +1,545 @@
+/* store.c - the LMDB event store: log, dedupe, dossier index and state. */
+#include "store.h"
+
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct lt_store {
+    MDB_env *env;
+    MDB_dbi meta, log, dedupe, dossier_idx, dossier_state;
+    uint64_t last_seq; /* writer's view: highest committed sequence */
+    char *dir;
+};
+
+struct lt_store_txn {
+    lt_store *s;
+    MDB_txn *txn;
+    bool write, careful;
+    uint64_t next_seq;
+    int64_t d_status, d_result; /* counter deltas applied at commit */
+    int64_t d_by_status[11];
+};
+
+/* Translate an LMDB return code into the project's error scheme. */
+static int map_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_NOTFOUND:
+        return LT_ERR_NOT_FOUND;
+    case MDB_MAP_FULL:
+        return LT_ERR_STORE_FULL;
+    case MDB_PANIC:
+        return LT_ERR_PANIC;
+    case MDB_BAD_VALSIZE:
+        return -E2BIG;
+    default:
+        return rc > 0 ? -rc : LT_ERR_STORE; /* positive rc is an errno */
+    }
+}
+
+/* Encode v big-endian so that byte order equals numeric order. */
+static void be64(uint64_t v, uint8_t out[8])
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        out[i] = (uint8_t)v;
+}
+
+static uint64_t unbe64(const void *p)
+{
+    const uint8_t *b = p;
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+/* Read a decimal meta value; 0 when absent. */
+static int meta_get(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t *ret)
+{
+    MDB_val k = { strlen(key), (void *)key }, v;
+    char buf[32];
+    int rc = mdb_get(txn, dbi, &k, &v);
+
+    *ret = 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return map_err(rc);
+    if (v.mv_size == 0 || v.mv_size >= sizeof(buf))
+        return LT_ERR_STORE;
+    memcpy(buf, v.mv_data, v.mv_size);
+    buf[v.mv_size] = '\0';
+    *ret = strtoull(buf, NULL, 10);
+    return 0;
+}
+
+/* Write a decimal meta value (readable with mdb_dump -p). */
+static int meta_put(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t val)
+{
+    char buf[32];
+    MDB_val k = { strlen(key), (void *)key };
+    MDB_val v = { (size_t)snprintf(buf, sizeof(buf), "%" PRIu64, val), buf };
+
+    return map_err(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+/* Open the named databases; create them and the schema record in write mode. */
+static int open_dbis(lt_store *s, bool write, lt_diag *reterr)
+{
+    MDB_txn *txn = NULL;
+    unsigned c = write ? MDB_CREATE : 0;
+    uint64_t version, last = 0;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc;
+
+    rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &txn);
+    if (rc)
+        goto out;
+    if ((rc = mdb_dbi_open(txn, "meta", c, &s->meta)) ||
+        (rc = mdb_dbi_open(txn, "log", c, &s->log)) ||
+        (rc = mdb_dbi_open(txn, "dedupe", c, &s->dedupe)) ||
+        (rc = mdb_dbi_open(txn, "dossier_idx", c | MDB_DUPSORT | MDB_DUPFIXED, &s->dossier_idx)) ||
+        (rc = mdb_dbi_open(txn, "dossier_state", c, &s->dossier_state)))
+        goto out;
+    if ((rc = mdb_cursor_open(txn, s->log, &cur)))
+        goto out;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    if (rc == 0 && k.mv_size == 8)
+        last = unbe64(k.mv_data);
+    else if (rc != MDB_NOTFOUND)
+        goto out;
+    mdb_cursor_close(cur);
+    cur = NULL;
+    if (meta_get(txn, s->meta, "schema_version", &version) < 0 ||
+        (version == 0 && last == 0 && write &&
+         meta_put(txn, s->meta, "schema_version", LT_STORE_SCHEMA_VERSION) < 0)) {
+        rc = MDB_CORRUPTED;
+        goto out;
+    }
+    if (version == 0 && last == 0 && write)
+        version = LT_STORE_SCHEMA_VERSION; /* a new store */
+    if (version != LT_STORE_SCHEMA_VERSION) {
+        mdb_txn_abort(txn);
+        return lt_diag_set(reterr, LT_ERR_SCHEMA, 0, "",
+                           "%s: store schema version %" PRIu64
+                           " is not supported (this build reads version %d)",
+                           s->dir, version, LT_STORE_SCHEMA_VERSION);
+    }
+    s->last_seq = last;
+    rc = mdb_txn_commit(txn); /* also for read-only: keeps the dbi handles */
+    txn = NULL;
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND && !write)
+        return lt_diag_set(reterr, -ENOENT, 0, "", "%s: no lienthong store here yet", s->dir);
+    if (rc)
+        return lt_diag_set(reterr, map_err(rc), 0, "", "%s: %s", s->dir, mdb_strerror(rc));
+    return 0;
+}
+
+int lt_store_open(const lt_store_opts *o, lt_store **ret, int *ret_stale, lt_diag *reterr)
+{
+    lt_store *s;
+    unsigned flags = MDB_NOTLS;
+    int rc, dead = 0;
+
+    s = calloc(1, sizeof(*s));
+    if (!s || !(s->dir = strdup(o->dir))) {
+        free(s);
+        return lt_diag_set(reterr, -ENOMEM, 0, "", "out of memory");
+    }
+    if (!o->read_only && mkdir(o->dir, 0750) < 0 && errno != EEXIST) {
+        rc = lt_diag_set(reterr, -errno, 0, "", "%s: cannot create: %s", o->dir,
+                         strerror(errno));
+        goto fail;
+    }
+    if (o->read_only)
+        flags |= MDB_RDONLY;
+    if (o->flags & LT_CONFIG_STORE_NORDAHEAD)
+        flags |= MDB_NORDAHEAD;
+    if (o->flags & LT_CONFIG_STORE_WRITEMAP)
+        flags |= MDB_WRITEMAP;
+    if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 8)) ||
+        (o->map_size && (rc = mdb_env_set_mapsize(s->env, o->map_size))) ||
+        (o->max_readers && (rc = mdb_env_set_maxreaders(s->env, o->max_readers))) ||
+        (rc = mdb_env_open(s->env, o->dir, flags, 0640))) {
+        if (rc == ENOENT && o->read_only)
+            rc = lt_diag_set(reterr, -ENOENT, 0, "", "%s: no lienthong store here yet", o->dir);
+        else
+            rc = lt_diag_set(reterr, map_err(rc), 0, "", "%s: cannot open store: %s", o->dir,
+                             mdb_strerror(rc));
+        goto fail;
+    }
+    if ((rc = mdb_reader_check(s->env, &dead))) {
+        rc = lt_diag_set(reterr, map_err(rc), 0, "", "%s: reader check: %s", o->dir,
+                         mdb_strerror(rc));
+        goto fail;
+    }
+    if ((rc = open_dbis(s, !o->read_only, reterr)) < 0)
+        goto fail;
+    if (ret_stale)
+        *ret_stale = dead;
+    *ret = s;
+    return 0;
+fail:
+    lt_store_close(&s);
+    return rc;
+}
+
+void lt_store_close(lt_store **p)
+{
+    if (!p || !*p)
+        return;
+    if ((*p)->env)
+        mdb_env_close((*p)->env);
+    free((*p)->dir);
+    free(*p);
+    *p = NULL;
+}
+
+uint64_t lt_store_last_seq(const lt_store *s)
+{
+    return s->last_seq;
+}
+
+int lt_store_txn_begin(lt_store *s, bool write, bool careful, lt_store_txn **ret)
+{
+    lt_store_txn *t = calloc(1, sizeof(*t));
+    int rc;
+
+    if (!t)
+        return -ENOMEM;
+    t->s = s;
+    t->write = write;
+    t->careful = write && careful;
+    t->next_seq = s->last_seq + 1;
+    rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    if (rc) {
+        free(t);
+        return map_err(rc);
+    }
+    *ret = t;
+    return 0;
+}
+
+/* Add d to the decimal counter at key. */
+static int counter_add(lt_store_txn *t, const char *key, int64_t d)
+{
+    uint64_t v;
+    int r;
+
+    if (d == 0)
+        return 0;
+    if ((r = meta_get(t->txn, t->s->meta, key, &v)) < 0)
+        return r;
+    return meta_put(t->txn, t->s->meta, key, (uint64_t)((int64_t)v + d));
+}
+
+/* Fold the batch's counter deltas into meta before commit. */
+static int flush_counters(lt_store_txn *t)
+{
+    char key[32];
+    int r = 0;
+
+    if ((r = counter_add(t, "count.status", t->d_status)) < 0 ||
+        (r = counter_add(t, "count.result", t->d_result)) < 0)
+        return r;
+    for (int i = 1; i <= 10 && r == 0; i++) {
+        snprintf(key, sizeof(key), "dossiers.status.%d", i);
+        r = counter_add(t, key, t->d_by_status[i]);
+    }
+    return r;
+}
+
+int lt_store_txn_commit(lt_store_txn **p)
+{
+    lt_store_txn *t = *p;
+    int r = 0, rc;
+
+    *p = NULL;
+    if (t->write && (r = flush_counters(t)) < 0) {
+        mdb_txn_abort(t->txn);
+        free(t);
+        return r;
+    }
+    rc = mdb_txn_commit(t->txn);
+    if (rc == 0 && t->write)
+        t->s->last_seq = t->next_seq - 1;
+    free(t);
+    return map_err(rc);
+}
+
+void lt_store_txn_abort(lt_store_txn **p)
+{
+    if (!p || !*p)
+        return;
+    mdb_txn_abort((*p)->txn);
+    free(*p);
+    *p = NULL;
+}
+
+uint64_t lt_store_next_seq(const lt_store_txn *t)
+{
+    return t->next_seq;
+}
+
+/* Build the dedupe key "sender\0event_id" into buf. Returns its length or -E2BIG. */
+static int dedupe_key(const char *sender, const char *event_id, char *buf, size_t size)
+{
+    size_t a = strlen(sender), b = strlen(event_id);
+
+    if (a + 1 + b > size)
+        return -E2BIG;
+    memcpy(buf, sender, a + 1);
+    memcpy(buf + a + 1, event_id, b);
+    return (int)(a + 1 + b);
+}
+
+int lt_store_find_event(lt_store_txn *t, const char *sender, const char *event_id,
+                        uint64_t *ret_seq)
+{
+    char kb[512];
+    int n = dedupe_key(sender, event_id, kb, sizeof(kb));
+    MDB_val k, v;
+    int rc;
+
+    if (n < 0)
+        return LT_ERR_NOT_FOUND; /* too long to have been stored */
+    k.mv_size = (size_t)n;
+    k.mv_data = kb;
+    rc = mdb_get(t->txn, t->s->dedupe, &k, &v);
+    if (rc)
+        return map_err(rc);
+    if (v.mv_size != 8)
+        return LT_ERR_STORE;
+    *ret_seq = unbe64(v.mv_data);
+    return 0;
+}
+
+int lt_store_get_state(lt_store_txn *t, const char *dossier_code, lt_dossier_state **ret)
+{
+    MDB_val k = { strlen(dossier_code), (void *)dossier_code }, v;
+    lt_dossier_state *st;
+    int rc;
+
+    if (k.mv_size == 0 || k.mv_size > (size_t)mdb_env_get_maxkeysize(t->s->env))
+        return LT_ERR_NOT_FOUND;
+    rc = mdb_get(t->txn, t->s->dossier_state, &k, &v);
+    if (rc)
+        return map_err(rc);
+    st = lienthong__v1__dossier_state__unpack(NULL, v.mv_size, v.mv_data);
+    if (!st)
+        return LT_ERR_STORE;
+    *ret = st;
+    return 0;
+}
+
+/* The four puts of one append, on txn. */
+static int append_puts(lt_store_txn *t, MDB_txn *txn, const lt_stored_event *se,
+                       const lt_dossier_state *state, MDB_val *dk)
+{
+    lt_store *s = t->s;
+    uint8_t seqb[8];
+    MDB_val k = { 8, seqb }, v, ck = { strlen(se->event->dossier_code), se->event->dossier_code };
+    int rc;
+
+    be64(t->next_seq, seqb);
+    v.mv_size = lienthong__v1__stored_event__get_packed_size(se);
+    if ((rc = mdb_put(txn, s->log, &k, &v, MDB_APPEND | MDB_RESERVE)))
+        return rc;
+    lienthong__v1__stored_event__pack(se, v.mv_data);
+    v.mv_size = 8;
+    v.mv_data = seqb;
+    if ((rc = mdb_put(txn, s->dedupe, dk, &v, MDB_NOOVERWRITE)))
+        return rc;
+    if ((rc = mdb_put(txn, s->dossier_idx, &ck, &v, MDB_APPENDDUP)))
+        return rc;
+    v.mv_size = lienthong__v1__dossier_state__get_packed_size(state);
+    if ((rc = mdb_put(txn, s->dossier_state, &ck, &v, MDB_RESERVE)))
+        return rc;
+    lienthong__v1__dossier_state__pack(state, v.mv_data);
+    return 0;
+}
+
+int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms,
+                    const lt_event *ev, const lt_dossier_state *prev,
+                    const lt_dossier_state *state, uint64_t *ret_seq)
+{
+    lt_stored_event se = LIENTHONG__V1__STORED_EVENT__INIT;
+    size_t maxkey = (size_t)mdb_env_get_maxkeysize(t->s->env);
+    char kb[1024];
+    int n = dedupe_key(sender, ev->event_id, kb, maxkey < sizeof(kb) ? maxkey : sizeof(kb));
+    MDB_val dk;
+    MDB_txn *txn = t->txn;
+    int rc;
+
+    if (n < 0 || strlen(ev->dossier_code) > maxkey)
+        return -E2BIG;
+    dk.mv_size = (size_t)n;
+    dk.mv_data = kb;
+    se.sender = (char *)sender;
+    se.has_accepted_at_ms = true;
+    se.accepted_at_ms = accepted_at_ms;
+    se.event = (lt_event *)ev;
+    if (t->careful && (rc = mdb_txn_begin(t->s->env, t->txn, 0, &txn)))
+        return map_err(rc);
+    rc = append_puts(t, txn, &se, state, &dk);
+    if (t->careful) {
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    if (rc)
+        return map_err(rc);
+    *ret_seq = t->next_seq++;
+    if (ev->body_case == LIENTHONG__V1__EVENT__BODY_RESULT)
+        t->d_result++;
+    else
+        t->d_status++;
+    if (prev && prev->status >= 1 && prev->status <= 10)
+        t->d_by_status[prev->status]--;
+    if (state->status >= 1 && state->status <= 10)
+        t->d_by_status[state->status]++;
+    return 0;
+}
+
+/* Unpack a log value; LT_ERR_STORE when it does not decode. */
+static int unpack_event(const MDB_val *v, lt_stored_event **ret)
+{
+    *ret = lienthong__v1__stored_event__unpack(NULL, v->mv_size, v->mv_data);
+    return *ret ? 0 : LT_ERR_STORE;
+}
+
+int lt_store_get_event(lt_store_txn *t, uint64_t seq, lt_stored_event **ret)
+{
+    uint8_t seqb[8];
+    MDB_val k = { 8, seqb }, v;
+    int rc;
+
+    be64(seq, seqb);
+    if ((rc = mdb_get(t->txn, t->s->log, &k, &v)))
+        return map_err(rc);
+    return unpack_event(&v, ret);
+}
+
+int lt_store_walk_log(lt_store_txn *t, uint64_t from, uint64_t limit, lt_store_event_fn fn,
+                      void *arg)
+{
+    MDB_cursor *cur;
+    uint8_t seqb[8];
+    MDB_val k = { 8, seqb }, v;
+    uint64_t n = 0;
+    int rc, r = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->s->log, &cur)))
+        return map_err(rc);
+    be64(from, seqb);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && r == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        lt_stored_event *se;
+        if (limit && n++ >= limit)
+            break;
+        if ((r = unpack_event(&v, &se)) < 0)
+            break;
+        r = fn(unbe64(k.mv_data), se, arg);
+        lienthong__v1__stored_event__free_unpacked(se, NULL);
+    }
+    mdb_cursor_close(cur);
+    if (r)
+        return r;
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : map_err(rc);
+}
+
+int lt_store_walk_dossier(lt_store_txn *t, const char *dossier_code, lt_store_event_fn fn,
+                          void *arg)
+{
+    MDB_cursor *cur;
+    MDB_val k = { strlen(dossier_code), (void *)dossier_code }, v;
+    int rc, r = 0;
+
+    if (k.mv_size == 0 || k.mv_size > (size_t)mdb_env_get_maxkeysize(t->s->env))
+        return LT_ERR_NOT_FOUND;
+    if ((rc = mdb_cursor_open(t->txn, t->s->dossier_idx, &cur)))
+        return map_err(rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0 && r == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+        lt_stored_event *se;
+        uint64_t seq = unbe64(v.mv_data);
+        if ((r = lt_store_get_event(t, seq, &se)) < 0)
+            break;
+        r = fn(seq, se, arg);
+        lienthong__v1__stored_event__free_unpacked(se, NULL);
+    }
+    mdb_cursor_close(cur);
+    if (r)
+        return r;
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : map_err(rc);
+}
+
+int lt_store_stats_get(lt_store *s, lt_store_stats *st)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    MDB_txn *txn;
+    char key[32], path[4096];
+    struct stat sb;
+    int rc;
+
+    memset(st, 0, sizeof(*st));
+    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+        return map_err(rc);
+    if ((rc = mdb_stat(txn, s->log, &ms)))
+        goto out;
+    st->events = ms.ms_entries;
+    if ((rc = mdb_stat(txn, s->dossier_state, &ms)))
+        goto out;
+    st->dossiers = ms.ms_entries;
+    if (meta_get(txn, s->meta, "count.status", &st->status_events) < 0 ||
+        meta_get(txn, s->meta, "count.result", &st->result_events) < 0) {
+        rc = MDB_CORRUPTED;
+        goto out;
+    }
+    for (int i = 1; i <= 10; i++) {
+        snprintf(key, sizeof(key), "dossiers.status.%d", i);
+        if (meta_get(txn, s->meta, key, &st->by_status[i]) < 0) {
+            rc = MDB_CORRUPTED;
+            goto out;
+        }
+    }
+    {
+        MDB_cursor *cur;
+        MDB_val k, v;
+        if ((rc = mdb_cursor_open(txn, s->log, &cur)))
+            goto out;
+        if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
+            st->last_seq = unbe64(k.mv_data);
+        mdb_cursor_close(cur);
+    }
+    mdb_env_info(s->env, &info);
+    mdb_env_stat(s->env, &ms);
+    st->map_size = info.me_mapsize;
+    st->map_used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    st->readers_used = info.me_numreaders;
+    st->max_readers = info.me_maxreaders;
+    snprintf(path, sizeof(path), "%s/data.mdb", s->dir);
+    if (stat(path, &sb) == 0)
+        st->file_size = (uint64_t)sb.st_size;
+out:
+    mdb_txn_abort(txn);
+    return map_err(rc);
+}
