@@ -46,7 +46,7 @@ typedef struct lt_config {
 
     /* validation */
     int64_t clock_skew_s;           /* default 300 */
-    int64_t max_field_bytes;        /* default 256: ids, codes, names */
+    int64_t max_field_bytes;        /* default 200, at most 250: ids, codes, names (sender+event_id is one LMDB key, max 511 bytes) */
     int64_t max_text_bytes;         /* default 4096: note, uri, data values */
     int64_t max_attachments;        /* default 64 */
     int64_t max_data_entries;       /* default 128 */

@@ -10,7 +10,7 @@
 
 const lt_limits lt_limits_default = {
     .clock_skew_s = 300,
-    .max_field_bytes = 256,
+    .max_field_bytes = 200,
     .max_text_bytes = 4096,
     .max_attachments = 64,
     .max_data_entries = 128,
