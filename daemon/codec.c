@@ -44,6 +44,11 @@ static int find_unknown(const ProtobufCMessage *m, const char *path, lt_diag *re
 
         if (f->type != PROTOBUF_C_TYPE_MESSAGE)
             continue;
+        /* Members of a oneof share one union slot: only the selected one is
+         * a message of this field's type; the others alias it. */
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+            continue;
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
             size_t n = *(const size_t *)(base + f->quantifier_offset);
             ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
