@@ -96,6 +96,14 @@ static bool ident_ok(const char *s)
     return true;
 }
 
+/* True when an optional string field carries a value. proto2 keeps "" apart
+ * from absent, but check_time() treats "" as absent, so everything after it
+ * must too. */
+static bool present(const char *s)
+{
+    return s && s[0];
+}
+
 enum { OPTIONAL = 0, REQUIRED = 1 };
 enum { TEXT, IDENT };
 
@@ -235,7 +243,7 @@ static int check_status(const Lienthong__V1__DossierStatus *s, const lt_limits *
         (r = check_time(s->returned_at, "event.status.returned_at", OPTIONAL, true, lim, now_s,
                         NULL, d)) < 0)
         return r;
-    if (s->received_at && s->due_at && due <= recv)
+    if (present(s->received_at) && present(s->due_at) && due <= recv)
         return lt_diag_set(d, LT_ERR_INVALID, E(INVALID_FIELD), "event.status.due_at",
                            "event.status.due_at %s is not after received_at %s", s->due_at,
                            s->received_at);
@@ -335,11 +343,11 @@ static int apply_status(const lt_event *ev, const lt_dossier_state *cur, lt_doss
     int to = (int)s->status;
 
     if (!cur) {
-        if (!s->received_at)
+        if (!present(s->received_at))
             return lt_diag_set(d, LT_ERR_INVALID, E(MISSING_FIELD), "event.status.received_at",
                                "dossier %s is new: its first event must carry received_at",
                                ev->dossier_code);
-        if (!s->due_at)
+        if (!present(s->due_at))
             return lt_diag_set(d, LT_ERR_INVALID, E(MISSING_FIELD), "event.status.due_at",
                                "dossier %s is new: its first event must carry due_at",
                                ev->dossier_code);
@@ -348,18 +356,18 @@ static int apply_status(const lt_event *ev, const lt_dossier_state *cur, lt_doss
                            "dossier %s cannot go from %s (%d) to %s (%d)", ev->dossier_code,
                            lt_status_name((int)cur->status), (int)cur->status,
                            lt_status_name(to), to);
-    } else if (s->received_at && ts(s->received_at) != cur->received_at) {
+    } else if (present(s->received_at) && ts(s->received_at) != cur->received_at) {
         return lt_diag_set(d, LT_ERR_INVALID, E(INVALID_FIELD), "event.status.received_at",
                            "dossier %s was received at another time; received_at cannot change",
                            ev->dossier_code);
     }
     next->has_status = true;
     next->status = s->status;
-    if (s->received_at) {
+    if (present(s->received_at)) {
         next->has_received_at = true;
         next->received_at = ts(s->received_at);
     }
-    if (s->due_at) {
+    if (present(s->due_at)) {
         if (ts(s->due_at) <= next->received_at)
             return lt_diag_set(d, LT_ERR_INVALID, E(INVALID_FIELD), "event.status.due_at",
                                "event.status.due_at %s is not after the dossier's received_at",
@@ -367,11 +375,11 @@ static int apply_status(const lt_event *ev, const lt_dossier_state *cur, lt_doss
         next->has_due_at = true;
         next->due_at = ts(s->due_at);
     }
-    if (s->finished_at) {
+    if (present(s->finished_at)) {
         next->has_finished_at = true;
         next->finished_at = ts(s->finished_at);
     }
-    if (s->returned_at) {
+    if (present(s->returned_at)) {
         next->has_returned_at = true;
         next->returned_at = ts(s->returned_at);
     }
