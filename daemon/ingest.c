@@ -1,0 +1,599 @@
+/* ingest.c - the ingest loop: drain the ROUTER socket, validate, group-commit
+ * to LMDB, then reply. See ingest.h for the contract and docs/ARCHITECTURE.md
+ * for where this sits in the path of an event. */
+#include "ingest.h"
+
+#include "codec.h"
+#include "log.h"
+#include "timefmt.h"
+#include "validate.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define ROUTING_ID_MAX 256
+#define REPLY_MAX 2048
+#define REPLY_MESSAGE_MAX 400
+#define STATUS_EVERY_MS 5000
+
+/* One submission of the batch in hand and the reply it will get. */
+typedef struct item {
+    uint8_t routing_id[ROUTING_ID_MAX];
+    size_t routing_id_len;
+    bool delimiter;           /* the client sent an empty frame before the payload */
+    lt_submission *sub;       /* NULL when it could not be decoded */
+    uint64_t request_id;
+    bool decided;             /* reply fixed before the transaction (decode/validation) */
+    int outcome;              /* LIENTHONG__V1__REPLY__OUTCOME__* */
+    uint64_t seq;
+    int code;
+    char field[128];
+    char message[REPLY_MESSAGE_MAX];
+} item;
+
+struct lt_ingest {
+    const lt_config *cfg;
+    lt_store *store;
+    void *sock;
+    lt_limits limits;
+    item *items;
+    size_t n_items;
+    lt_ingest_counters counters;
+    uint64_t watchdog_usec;   /* 0 when systemd's watchdog is off */
+    int64_t last_watchdog_ms, last_status_ms;
+    uint8_t reply_buf[REPLY_MAX];
+};
+
+/* The one place that decides who sent a submission. Until connections are
+ * authenticated the sender names itself in the Submission; the issue that adds
+ * CURVE keys replaces this with the identity ZAP verified for the connection. */
+static const char *submission_sender(const item *it)
+{
+    return it->sub->sender;
+}
+
+/* Copy client-supplied text into buf for a log line: at most 64 bytes, and
+ * nothing that could break the key=value format or forge a line. */
+static const char *log_safe(const char *s, char *buf, size_t size)
+{
+    size_t n = 0;
+    if (!s)
+        s = "";
+    for (; *s && n + 1 < size && n < 64; s++)
+        buf[n++] = (*s > ' ' && *s < 0x7f && *s != '"' && *s != '=') ? *s : '?';
+    buf[n] = '\0';
+    return n ? buf : "-";
+}
+
+static int setsockopt_int(void *sock, int opt, int64_t v, const char *name, lt_diag *reterr)
+{
+    int iv = (int)v;
+    if (zmq_setsockopt(sock, opt, &iv, sizeof(iv)) < 0)
+        return lt_diag_set(reterr, LT_ERR_ZMQ, 0, name, "zmq_setsockopt %s: %s", name,
+                           zmq_strerror(errno));
+    return 0;
+}
+
+static void limits_from_config(const lt_config *c, lt_limits *l)
+{
+    *l = lt_limits_default;
+    l->clock_skew_s = c->clock_skew_s;
+    l->max_field_bytes = c->max_field_bytes;
+    l->max_text_bytes = c->max_text_bytes;
+    l->max_attachments = c->max_attachments;
+    l->max_data_entries = c->max_data_entries;
+}
+
+int lt_ingest_new(const lt_config *cfg, lt_store *store, void *zctx, lt_ingest **ret,
+                  lt_diag *reterr)
+{
+    lt_ingest *in = calloc(1, sizeof(*in));
+    if (!in)
+        return -ENOMEM;
+    in->cfg = cfg;
+    in->store = store;
+    limits_from_config(cfg, &in->limits);
+    in->items = calloc((size_t)cfg->batch_max_events, sizeof(*in->items));
+    in->sock = zmq_socket(zctx, ZMQ_ROUTER);
+    if (!in->items || !in->sock) {
+        int r = in->sock ? -ENOMEM
+                         : lt_diag_set(reterr, LT_ERR_ZMQ, 0, "ingest.endpoint",
+                                       "zmq_socket: %s", zmq_strerror(errno));
+        lt_ingest_free(&in);
+        return r;
+    }
+    /* Above max_message_bytes a message is answered TOO_LARGE; far above it
+     * libzmq drops the connection instead of buffering it. */
+    int64_t hard_max = cfg->max_message_bytes * 4 + 4096;
+    int r;
+    if ((r = setsockopt_int(in->sock, ZMQ_ROUTER_MANDATORY, 1, "ROUTER_MANDATORY", reterr)) < 0 ||
+        (r = setsockopt_int(in->sock, ZMQ_LINGER, 0, "LINGER", reterr)) < 0 ||
+        (r = setsockopt_int(in->sock, ZMQ_SNDHWM, cfg->sndhwm, "SNDHWM", reterr)) < 0 ||
+        (r = setsockopt_int(in->sock, ZMQ_RCVHWM, cfg->rcvhwm, "RCVHWM", reterr)) < 0 ||
+        (r = setsockopt_int(in->sock, ZMQ_HEARTBEAT_IVL, cfg->heartbeat_ivl_ms, "HEARTBEAT_IVL",
+                            reterr)) < 0 ||
+        (r = setsockopt_int(in->sock, ZMQ_HEARTBEAT_TIMEOUT, cfg->heartbeat_timeout_ms,
+                            "HEARTBEAT_TIMEOUT", reterr)) < 0 ||
+        (r = setsockopt_int(in->sock, ZMQ_HEARTBEAT_TTL, cfg->heartbeat_timeout_ms,
+                            "HEARTBEAT_TTL", reterr)) < 0) {
+        lt_ingest_free(&in);
+        return r;
+    }
+    if (zmq_setsockopt(in->sock, ZMQ_MAXMSGSIZE, &hard_max, sizeof(hard_max)) < 0) {
+        r = lt_diag_set(reterr, LT_ERR_ZMQ, 0, "MAXMSGSIZE", "zmq_setsockopt MAXMSGSIZE: %s",
+                        zmq_strerror(errno));
+        lt_ingest_free(&in);
+        return r;
+    }
+    if (zmq_bind(in->sock, cfg->ingest_endpoint) < 0) {
+        r = lt_diag_set(reterr, LT_ERR_ZMQ, 0, "ingest.endpoint", "cannot bind %s: %s",
+                        cfg->ingest_endpoint, zmq_strerror(errno));
+        lt_ingest_free(&in);
+        return r;
+    }
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0)
+        in->watchdog_usec = usec;
+    *ret = in;
+    return 0;
+}
+
+void lt_ingest_free(lt_ingest **p)
+{
+    if (!p || !*p)
+        return;
+    lt_ingest *in = *p;
+    if (in->sock) {
+        int linger = (int)in->cfg->shutdown_linger_ms;
+        zmq_setsockopt(in->sock, ZMQ_LINGER, &linger, sizeof(linger));
+        zmq_close(in->sock);
+    }
+    for (size_t i = 0; i < in->n_items; i++)
+        lienthong__v1__submission__free_unpacked(in->items[i].sub, NULL);
+    free(in->items);
+    free(in);
+    *p = NULL;
+}
+
+void lt_ingest_counters_get(const lt_ingest *in, lt_ingest_counters *ret)
+{
+    *ret = in->counters;
+}
+
+/* Copy s into buf, cut to fit. */
+static void copy_cut(char *buf, size_t size, const char *s)
+{
+    size_t n = s ? strnlen(s, size - 1) : 0;
+    memcpy(buf, s ? s : "", n);
+    buf[n] = '\0';
+}
+
+/* Fix an item's reply as a rejection. */
+static void reject(item *it, int code, const char *field, const char *message)
+{
+    it->outcome = LIENTHONG__V1__REPLY__OUTCOME__REJECTED;
+    it->code = code;
+    it->seq = 0;
+    copy_cut(it->field, sizeof(it->field), field);
+    copy_cut(it->message, sizeof(it->message), message);
+}
+
+static void log_rejection(const item *it)
+{
+    char a[72], b[72], c[72];
+    const lt_event *ev = it->sub ? it->sub->event : NULL;
+    lt_log_info("event rejected event_id=%s sender=%s dossier=%s request_id=%" PRIu64
+                " code=%s field=%s msg=\"%s\"",
+                log_safe(ev ? ev->event_id : NULL, a, sizeof(a)),
+                log_safe(it->sub ? it->sub->sender : NULL, b, sizeof(b)),
+                log_safe(ev ? ev->dossier_code : NULL, c, sizeof(c)), it->request_id,
+                lt_codec_error_name(it->code), it->field[0] ? it->field : "-", it->message);
+}
+
+/* Decode and check what needs no stored state. The frames are consumed. */
+static void admit(lt_ingest *in, item *it, const uint8_t *data, size_t len, int64_t now_s)
+{
+    lt_diag d;
+    lt_diag_clear(&d);
+    it->decided = true;
+    if (len > (size_t)in->cfg->max_message_bytes) {
+        it->request_id = lt_codec_peek_request_id(data, len);
+        char msg[160];
+        snprintf(msg, sizeof(msg), "message is %zu bytes; the limit is %" PRId64 " (ingest.max_message_bytes)",
+                 len, in->cfg->max_message_bytes);
+        reject(it, LIENTHONG__V1__ERROR_CODE__TOO_LARGE, "", msg);
+        return;
+    }
+    if (lt_codec_decode_submission(data, len, &it->sub, &d) < 0) {
+        it->request_id = lt_codec_peek_request_id(data, len);
+        reject(it, d.code, d.field, d.message);
+        return;
+    }
+    it->request_id = it->sub->request_id;
+    if (lt_validate_submission(it->sub, &in->limits, now_s, &d) < 0) {
+        reject(it, d.code, d.field, d.message);
+        return;
+    }
+    it->decided = false;
+}
+
+/* Receive one multipart message into a new item. Returns 1 when an item was
+ * added, 0 when nothing is waiting, -1 on a socket error. */
+static int receive_one(lt_ingest *in, int64_t now_s, size_t *bytes)
+{
+    zmq_msg_t frames[3];
+    int n = 0, more = 1, total = 0;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, in->sock, total == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            int e = errno;
+            zmq_msg_close(&m);
+            for (int i = 0; i < n; i++)
+                zmq_msg_close(&frames[i]);
+            if (e == EAGAIN && total == 0)
+                return 0;
+            if (e == EINTR && total == 0)
+                return 0;
+            lt_log_err("ingest receive failed err=\"%s\"", zmq_strerror(e));
+            return -1;
+        }
+        more = zmq_msg_more(&m);
+        total++;
+        if (n < 3)
+            frames[n++] = m;
+        else
+            zmq_msg_close(&m);
+    }
+
+    item *it = &in->items[in->n_items];
+    memset(it, 0, sizeof(*it));
+    size_t idlen = zmq_msg_size(&frames[0]);
+    if (idlen > ROUTING_ID_MAX)
+        idlen = ROUTING_ID_MAX; /* cannot happen: libzmq ids are at most 255 bytes */
+    memcpy(it->routing_id, zmq_msg_data(&frames[0]), idlen);
+    it->routing_id_len = idlen;
+
+    /* [id, payload] or [id, "", payload]; anything else is answered MALFORMED. */
+    int payload = -1;
+    if (total == 2)
+        payload = 1;
+    else if (total == 3 && zmq_msg_size(&frames[1]) == 0)
+        payload = 2;
+    it->delimiter = total >= 3 && zmq_msg_size(&frames[1]) == 0;
+    if (payload < 0) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "expected one Submission frame (optionally after an empty delimiter), got %d "
+                 "frames",
+                 total - 1);
+        it->decided = true;
+        reject(it, LIENTHONG__V1__ERROR_CODE__MALFORMED, "", msg);
+        lt_log_warn("frames rejected frames=%d code=MALFORMED", total - 1);
+    } else {
+        size_t len = zmq_msg_size(&frames[payload]);
+        admit(in, it, zmq_msg_data(&frames[payload]), len, now_s);
+        *bytes += len;
+    }
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&frames[i]);
+    in->n_items++;
+    return 1;
+}
+
+enum { STEP_OK = 0, STEP_NEED_CAREFUL = 1 };
+
+/* Store one admitted item in t, or decide its rejection. Returns STEP_OK,
+ * STEP_NEED_CAREFUL (map full outside careful mode: redo the batch), or a
+ * negative error that is fatal for the store. */
+static int store_one(lt_store_txn *t, bool careful, item *it, int64_t now_ms)
+{
+    const lt_event *ev = it->sub->event;
+    const char *sender = submission_sender(it);
+    uint64_t seq;
+    int r = lt_store_find_event(t, sender, ev->event_id, &seq);
+    if (r == 0) {
+        it->outcome = LIENTHONG__V1__REPLY__OUTCOME__DUPLICATE;
+        it->seq = seq;
+        return STEP_OK;
+    }
+    if (r != LT_ERR_NOT_FOUND)
+        return r;
+
+    lt_dossier_state *cur = NULL;
+    r = lt_store_get_state(t, ev->dossier_code, &cur);
+    if (r < 0 && r != LT_ERR_NOT_FOUND) {
+        if (r == LT_ERR_PANIC)
+            return r;
+        lt_log_err("dossier state unreadable dossier=%s err=\"%s\"", ev->dossier_code,
+                   lt_strerror(r));
+        reject(it, LIENTHONG__V1__ERROR_CODE__INTERNAL, "event.dossier_code",
+               "the dossier's stored state could not be read; see the daemon log");
+        return STEP_OK;
+    }
+
+    lt_dossier_state next;
+    lt_diag d;
+    lt_diag_clear(&d);
+    if (lt_validate_transition(ev, cur, lt_store_next_seq(t), &next, &d) < 0) {
+        reject(it, d.code, d.field, d.message);
+        lienthong__v1__dossier_state__free_unpacked(cur, NULL);
+        return STEP_OK;
+    }
+    r = lt_store_append(t, sender, now_ms, ev, cur, &next, &seq);
+    lienthong__v1__dossier_state__free_unpacked(cur, NULL);
+    if (r == 0) {
+        it->outcome = LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED;
+        it->seq = seq;
+        return STEP_OK;
+    }
+    if (r == LT_ERR_STORE_FULL) {
+        if (!careful)
+            return STEP_NEED_CAREFUL;
+        reject(it, LIENTHONG__V1__ERROR_CODE__STORE_FULL, "",
+               "the store is full (store.map_size_mb); the event was not stored");
+        return STEP_OK;
+    }
+    if (r == -E2BIG) {
+        reject(it, LIENTHONG__V1__ERROR_CODE__TOO_LARGE, "event",
+               "the event does not fit in one store record");
+        return STEP_OK;
+    }
+    return r;
+}
+
+/* Write every admitted item of the batch in one transaction and commit.
+ * Returns 0 when replies may be sent, or a fatal store error. */
+static int commit_batch(lt_ingest *in)
+{
+    bool any = false;
+    for (size_t i = 0; i < in->n_items; i++)
+        any |= !in->items[i].decided;
+    if (!any)
+        return 0;
+
+    int64_t now_ms = lt_time_now_ms();
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool careful = attempt == 1;
+        lt_store_txn *t = NULL;
+        int r = lt_store_txn_begin(in->store, true, careful, &t);
+        if (r < 0)
+            return r;
+        bool redo = false;
+        for (size_t i = 0; i < in->n_items && !redo; i++) {
+            item *it = &in->items[i];
+            if (it->decided)
+                continue;
+            r = store_one(t, careful, it, now_ms);
+            if (r < 0) {
+                lt_store_txn_abort(&t);
+                return r;
+            }
+            redo = r == STEP_NEED_CAREFUL;
+        }
+        if (redo) {
+            lt_store_txn_abort(&t);
+            lt_log_warn("store full; retrying the batch event by event events=%zu", in->n_items);
+            continue;
+        }
+        r = lt_store_txn_commit(&t);
+        if (r == LT_ERR_STORE_FULL) {
+            for (size_t i = 0; i < in->n_items; i++) {
+                item *it = &in->items[i];
+                if (!it->decided && it->outcome == LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED)
+                    reject(it, LIENTHONG__V1__ERROR_CODE__STORE_FULL, "",
+                           "the store is full (store.map_size_mb); the event was not stored");
+            }
+            lt_log_warn("store full at commit; batch rejected events=%zu", in->n_items);
+            return 0;
+        }
+        return r;
+    }
+    return 0; /* not reached: the careful attempt never asks for a redo */
+}
+
+static void send_reply(lt_ingest *in, item *it)
+{
+    const lt_event *ev = it->sub ? it->sub->event : NULL;
+    lt_reply rep = LIENTHONG__V1__REPLY__INIT;
+    rep.has_version = true;
+    rep.version = LT_WIRE_VERSION;
+    rep.has_request_id = true;
+    rep.request_id = it->request_id;
+    rep.event_id = ev && ev->event_id ? ev->event_id : NULL;
+    rep.has_outcome = true;
+    rep.outcome = it->outcome;
+    if (it->outcome == LIENTHONG__V1__REPLY__OUTCOME__REJECTED) {
+        rep.has_code = true;
+        rep.code = it->code;
+        rep.field = it->field[0] ? it->field : NULL;
+        rep.message = it->message;
+    } else {
+        rep.has_seq = true;
+        rep.seq = it->seq;
+    }
+    int len = lt_codec_encode_reply(&rep, in->reply_buf, sizeof(in->reply_buf));
+    if (len < 0 && rep.event_id) { /* an event_id too long for a reply: drop it */
+        rep.event_id = NULL;
+        len = lt_codec_encode_reply(&rep, in->reply_buf, sizeof(in->reply_buf));
+    }
+    if (len < 0) {
+        in->counters.dropped++;
+        lt_log_err("reply could not be encoded request_id=%" PRIu64, it->request_id);
+        return;
+    }
+    int flags = ZMQ_DONTWAIT | ZMQ_SNDMORE;
+    if (zmq_send(in->sock, it->routing_id, it->routing_id_len, flags) < 0 ||
+        (it->delimiter && zmq_send(in->sock, "", 0, flags) < 0) ||
+        zmq_send(in->sock, in->reply_buf, (size_t)len, ZMQ_DONTWAIT) < 0) {
+        int e = errno;
+        in->counters.dropped++;
+        char a[72];
+        if (e == EHOSTUNREACH)
+            lt_log_info("reply unroutable, peer gone request_id=%" PRIu64 " event_id=%s",
+                        it->request_id, log_safe(rep.event_id, a, sizeof(a)));
+        else
+            lt_log_warn("reply not sent request_id=%" PRIu64 " event_id=%s err=\"%s\"",
+                        it->request_id, log_safe(rep.event_id, a, sizeof(a)), zmq_strerror(e));
+    }
+}
+
+static void reply_batch(lt_ingest *in)
+{
+    for (size_t i = 0; i < in->n_items; i++) {
+        item *it = &in->items[i];
+        switch (it->outcome) {
+        case LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED:
+            in->counters.accepted++;
+            if (lt_log_level >= LT_LOG_DEBUG) {
+                char a[72], b[72], c[72];
+                lt_log_debug("event accepted seq=%" PRIu64 " event_id=%s sender=%s dossier=%s",
+                             it->seq, log_safe(it->sub->event->event_id, a, sizeof(a)),
+                             log_safe(it->sub->sender, b, sizeof(b)),
+                             log_safe(it->sub->event->dossier_code, c, sizeof(c)));
+            }
+            break;
+        case LIENTHONG__V1__REPLY__OUTCOME__DUPLICATE:
+            in->counters.duplicate++;
+            break;
+        default:
+            in->counters.rejected++;
+            log_rejection(it);
+            break;
+        }
+        send_reply(in, it);
+    }
+}
+
+static void clear_batch(lt_ingest *in)
+{
+    for (size_t i = 0; i < in->n_items; i++) {
+        lienthong__v1__submission__free_unpacked(in->items[i].sub, NULL);
+        in->items[i].sub = NULL;
+    }
+    in->n_items = 0;
+}
+
+/* Tell systemd we are alive and what we have done. */
+static void notify(lt_ingest *in, bool force)
+{
+    int64_t now = lt_time_now_ms();
+    if (in->watchdog_usec && (force || (now - in->last_watchdog_ms) * 2000 >= (int64_t)in->watchdog_usec)) {
+        sd_notify(0, "WATCHDOG=1");
+        in->last_watchdog_ms = now;
+    }
+    if (force || now - in->last_status_ms >= STATUS_EVERY_MS) {
+        const lt_ingest_counters *c = &in->counters;
+        sd_notifyf(0,
+                   "STATUS=serving accepted=%" PRIu64 " duplicate=%" PRIu64 " rejected=%" PRIu64
+                   " last_seq=%" PRIu64,
+                   c->accepted, c->duplicate, c->rejected, lt_store_last_seq(in->store));
+        in->last_status_ms = now;
+    }
+}
+
+/* Read pending signals. Returns true when asked to stop. */
+static bool read_signals(int sigfd)
+{
+    bool stop = false;
+    struct signalfd_siginfo si;
+    while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            lt_log_info("stopping signal=%s", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+            stop = true;
+        } else {
+            lt_log_info("signal ignored signal=%u (configuration reload is not supported; restart)",
+                        si.ssi_signo);
+        }
+    }
+    return stop;
+}
+
+/* Drain the socket into the batch within its bounds. Returns -1 on a socket
+ * error, else 0. *stop is set when a stop signal arrived while lingering. */
+static int fill_batch(lt_ingest *in, int sigfd, bool *stop)
+{
+    const lt_config *c = in->cfg;
+    int64_t now_s = lt_time_now_ms() / 1000;
+    size_t bytes = 0;
+    int64_t deadline_us = 0;
+    for (;;) {
+        while (in->n_items < (size_t)c->batch_max_events && bytes < (size_t)c->batch_max_bytes) {
+            int r = receive_one(in, now_s, &bytes);
+            if (r < 0)
+                return -1;
+            if (r == 0)
+                break;
+        }
+        if (c->batch_max_wait_us == 0 || in->n_items >= (size_t)c->batch_max_events ||
+            bytes >= (size_t)c->batch_max_bytes)
+            return 0;
+        /* Linger up to batch.max_wait_us for more, so one fsync covers more events. */
+        int64_t now_us = lt_time_now_ms() * 1000;
+        if (deadline_us == 0)
+            deadline_us = now_us + c->batch_max_wait_us;
+        if (now_us >= deadline_us)
+            return 0;
+        zmq_pollitem_t items[2] = {{in->sock, 0, ZMQ_POLLIN, 0}, {NULL, sigfd, ZMQ_POLLIN, 0}};
+        long ms = (long)((deadline_us - now_us + 999) / 1000);
+        if (zmq_poll(items, 2, ms) < 0 && errno != EINTR)
+            return -1;
+        if (items[1].revents & ZMQ_POLLIN && read_signals(sigfd)) {
+            *stop = true;
+            return 0;
+        }
+        if (!(items[0].revents & ZMQ_POLLIN))
+            return 0;
+    }
+}
+
+int lt_ingest_run(lt_ingest *in, int sigfd)
+{
+    sd_notify(0, "READY=1");
+    notify(in, true);
+    bool stop = false;
+    long timeout_ms = in->watchdog_usec ? (long)(in->watchdog_usec / 3000) : STATUS_EVERY_MS;
+    while (!stop) {
+        zmq_pollitem_t items[2] = {{in->sock, 0, ZMQ_POLLIN, 0}, {NULL, sigfd, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 2, timeout_ms) < 0) {
+            if (errno == EINTR)
+                continue;
+            lt_log_err("zmq_poll failed err=\"%s\"", zmq_strerror(errno));
+            return LT_ERR_ZMQ;
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            stop = read_signals(sigfd);
+        if (!stop && (items[0].revents & ZMQ_POLLIN)) {
+            int64_t t0 = lt_time_now_ms();
+            if (fill_batch(in, sigfd, &stop) < 0) {
+                clear_batch(in);
+                return LT_ERR_ZMQ;
+            }
+            int r = commit_batch(in);
+            if (r < 0) {
+                lt_log_err("store commit failed; nothing of this batch was acknowledged "
+                           "events=%zu err=\"%s\"",
+                           in->n_items, lt_strerror(r));
+                clear_batch(in);
+                return r;
+            }
+            reply_batch(in);
+            in->counters.batches++;
+            lt_log_debug("batch committed events=%zu last_seq=%" PRIu64 " ms=%" PRId64,
+                         in->n_items, lt_store_last_seq(in->store), lt_time_now_ms() - t0);
+            clear_batch(in);
+        }
+        notify(in, false);
+    }
+    sd_notify(0, "STOPPING=1");
+    return 0;
+}

@@ -1,0 +1,192 @@
+/* main.c - lienthongd: parse arguments, load the config, open the store,
+ * bind the ingest socket, serve until SIGTERM.
+ *
+ * Exit status: 0 clean stop or valid config (--check-config); 1 usage or
+ * config error; 2 startup failure (store, socket); 3 fatal runtime error
+ * (failed commit, MDB_PANIC): nothing unacknowledged was lost, restart. */
+#include "config.h"
+#include "error.h"
+#include "ingest.h"
+#include "log.h"
+#include "store.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#ifndef LT_VERSION
+#define LT_VERSION "0.1.0"
+#endif
+
+enum { EXIT_USAGE = 1, EXIT_STARTUP = 2, EXIT_FATAL = 3 };
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lienthongd -c FILE [--check-config]\n"
+            "\n"
+            "Receive dossier events over ZeroMQ and store them durably in LMDB.\n"
+            "\n"
+            "  -c, --config FILE   YAML configuration (see config/README.md)\n"
+            "      --check-config  validate the configuration, print the first error, exit 0 or 1\n"
+            "  -h, --help          this help\n"
+            "      --version       print the version\n");
+}
+
+static void print_diag(int r, const lt_diag *d)
+{
+    char buf[1024];
+    lt_diag_format(d, buf, sizeof(buf));
+    fprintf(stderr, "lienthongd: %s\n", buf[0] ? buf : lt_strerror(r));
+}
+
+/* Block the signals we handle and route them to a signalfd; ignore SIGPIPE. */
+static int signals_setup(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -errno;
+    signal(SIGPIPE, SIG_IGN);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static int serve(const lt_config *cfg)
+{
+    lt_diag d;
+    lt_diag_clear(&d);
+    int sigfd = signals_setup();
+    if (sigfd < 0) {
+        lt_log_err("signal setup failed err=\"%s\"", lt_strerror(sigfd));
+        return EXIT_STARTUP;
+    }
+
+    lt_store_opts so = {
+        .dir = cfg->data_dir,
+        .map_size = (uint64_t)cfg->map_size_mb << 20,
+        .max_readers = (unsigned)cfg->max_readers,
+        .flags = cfg->store_flags,
+    };
+    lt_store *store = NULL;
+    int stale = 0;
+    int r = lt_store_open(&so, &store, &stale, &d);
+    if (r < 0) {
+        char buf[1024];
+        lt_diag_format(&d, buf, sizeof(buf));
+        lt_log_err("store open failed data_dir=%s err=\"%s\"", cfg->data_dir,
+                   buf[0] ? buf : lt_strerror(r));
+        close(sigfd);
+        return EXIT_STARTUP;
+    }
+    if (stale > 0)
+        lt_log_warn("stale LMDB readers cleared count=%d", stale);
+
+    void *zctx = zmq_ctx_new();
+    lt_ingest *in = NULL;
+    r = zctx ? lt_ingest_new(cfg, store, zctx, &in, &d) : LT_ERR_ZMQ;
+    if (r < 0) {
+        lt_log_err("ingest socket failed endpoint=%s err=\"%s\"", cfg->ingest_endpoint,
+                   d.message[0] ? d.message : lt_strerror(r));
+        if (zctx)
+            zmq_ctx_term(zctx);
+        lt_store_close(&store);
+        close(sigfd);
+        return EXIT_STARTUP;
+    }
+    lt_log_info("lienthongd started version=%s config=%s data_dir=%s endpoint=%s last_seq=%" PRIu64,
+                LT_VERSION, cfg->path ? cfg->path : "-", cfg->data_dir, cfg->ingest_endpoint,
+                lt_store_last_seq(store));
+
+    r = lt_ingest_run(in, sigfd);
+
+    lt_ingest_counters c;
+    lt_ingest_counters_get(in, &c);
+    lt_ingest_free(&in);
+    zmq_ctx_term(zctx);
+    uint64_t last = lt_store_last_seq(store);
+    lt_store_close(&store);
+    close(sigfd);
+    if (r < 0) {
+        lt_log_err("lienthongd stopped on a fatal error err=\"%s\" last_seq=%" PRIu64
+                   " (restart recovers; unacknowledged events are resent by clients)",
+                   lt_strerror(r), last);
+        return EXIT_FATAL;
+    }
+    lt_log_info("lienthongd stopped accepted=%" PRIu64 " duplicate=%" PRIu64 " rejected=%" PRIu64
+                " dropped=%" PRIu64 " last_seq=%" PRIu64,
+                c.accepted, c.duplicate, c.rejected, c.dropped, last);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_CHECK = 256, OPT_VERSION };
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, OPT_CHECK},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL;
+    bool check = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c':
+            path = optarg;
+            break;
+        case OPT_CHECK:
+            check = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("lienthongd %s\n", LT_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "lienthongd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!path) {
+        fprintf(stderr, "lienthongd: no configuration given; use -c FILE\n");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+
+    lt_config *cfg = NULL;
+    lt_diag d;
+    lt_diag_clear(&d);
+    int r = lt_config_load(path, &cfg, &d);
+    if (r < 0) {
+        print_diag(r, &d);
+        return EXIT_USAGE;
+    }
+    if (check) {
+        printf("%s: ok\n", path);
+        lt_config_free(&cfg);
+        return 0;
+    }
+    lt_log_level = cfg->log_level;
+    r = serve(cfg);
+    lt_config_free(&cfg);
+    return r;
+}
