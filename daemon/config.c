@@ -456,6 +456,8 @@ static int set_int(walk_ctx *c, const key_def *k, const node *v, const char *fie
     bool neg;
     int r;
 
+    if (v->plain && v->len == 0)
+        return fail_at(c, v->line, v->column, field, "%s must be an integer, not empty", field);
     if (!v->plain)
         return fail_at(c, v->line, v->column, field,
                        "%s must be an integer, not a quoted string (write %s: %s)", field, k->key,

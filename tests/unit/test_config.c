@@ -1,0 +1,520 @@
+/* test_config.c - the YAML config loader (daemon/config.h): defaults, the
+ * shipped files, every error kind with its exact FILE:LINE:COL message,
+ * refused store flags, and the bounds of every integer key. */
+#include "config.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#ifndef LT_SOURCE_DIR
+#define LT_SOURCE_DIR "."
+#endif
+
+#define REQ "data_dir: d\ningest:\n  endpoint: tcp://127.0.0.1:7450\n"
+
+/* Parse text as file "t.yaml"; on failure put the formatted diag in out. */
+static int parse(const char *text, lt_config **ret, char *out, size_t size)
+{
+    lt_diag d;
+    int r;
+
+    lt_diag_clear(&d);
+    out[0] = '\0';
+    r = lt_config_parse("t.yaml", text, strlen(text), ret, &d);
+    if (r < 0)
+        lt_diag_format(&d, out, size);
+    return r;
+}
+
+/* Expect text to be refused with exactly the message want. */
+static void expect_error(const char *text, const char *want)
+{
+    lt_config *cfg = NULL;
+    char got[1024];
+    int r = parse(text, &cfg, got, sizeof(got));
+
+    if (r != LT_ERR_CONFIG || strcmp(got, want) != 0)
+        fail_msg("input:\n%s\nwant: %s\ngot (%d): %s", text, want, r, got);
+    assert_null(cfg);
+}
+
+static void two_key_file_gets_every_default(void **state)
+{
+    lt_config *cfg = NULL;
+    char err[1024];
+
+    (void)state;
+    assert_int_equal(parse(REQ, &cfg, err, sizeof(err)), 0);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->data_dir, "d");
+    assert_string_equal(cfg->ingest_endpoint, "tcp://127.0.0.1:7450");
+    assert_string_equal(cfg->path, "t.yaml");
+    assert_int_equal(cfg->max_message_bytes, 262144);
+    assert_int_equal(cfg->heartbeat_ivl_ms, 5000);
+    assert_int_equal(cfg->heartbeat_timeout_ms, 15000);
+    assert_int_equal(cfg->sndhwm, 100000);
+    assert_int_equal(cfg->rcvhwm, 100000);
+    assert_int_equal(cfg->shutdown_linger_ms, 0);
+    assert_int_equal(cfg->batch_max_events, 1024);
+    assert_int_equal(cfg->batch_max_bytes, 8388608);
+    assert_int_equal(cfg->batch_max_wait_us, 0);
+    assert_int_equal(cfg->map_size_mb, 1024);
+    assert_int_equal(cfg->max_readers, 126);
+    assert_int_equal(cfg->store_flags, 0);
+    assert_int_equal(cfg->clock_skew_s, 300);
+    assert_int_equal(cfg->max_field_bytes, 200);
+    assert_int_equal(cfg->max_text_bytes, 4096);
+    assert_int_equal(cfg->max_attachments, 64);
+    assert_int_equal(cfg->max_data_entries, 128);
+    assert_int_equal(cfg->log_level, LT_LOG_INFO);
+    lt_config_free(&cfg);
+    assert_null(cfg);
+}
+
+/* Load a file from config/ and compare it with the two-key defaults. */
+static lt_config *load_shipped(const char *name)
+{
+    char path[512], err[1024];
+    lt_config *cfg = NULL;
+    lt_diag d;
+    int r;
+
+    snprintf(path, sizeof(path), "%s/config/%s", LT_SOURCE_DIR, name);
+    lt_diag_clear(&d);
+    r = lt_config_load(path, &cfg, &d);
+    if (r != 0) {
+        lt_diag_format(&d, err, sizeof(err));
+        fail_msg("%s: %d %s", path, r, err);
+    }
+    return cfg;
+}
+
+static void shipped_config_loads_with_the_documented_defaults(void **state)
+{
+    lt_config *cfg = load_shipped("lienthong.yaml"), *def = NULL;
+    char err[1024];
+
+    (void)state;
+    assert_int_equal(parse(REQ, &def, err, sizeof(err)), 0);
+    assert_string_equal(cfg->data_dir, "data");
+    assert_string_equal(cfg->ingest_endpoint, "tcp://127.0.0.1:7450");
+    /* every tunable is written out with its default: the numbers must agree */
+    for (size_t off = offsetof(lt_config, max_message_bytes);
+         off <= offsetof(lt_config, max_data_entries); off += sizeof(int64_t)) {
+        if (off == offsetof(lt_config, store_flags))
+            continue;
+        assert_int_equal(*(int64_t *)(void *)((char *)cfg + off),
+                         *(int64_t *)(void *)((char *)def + off));
+    }
+    assert_int_equal(cfg->store_flags, 0);
+    assert_int_equal(cfg->log_level, LT_LOG_INFO);
+    lt_config_free(&cfg);
+    lt_config_free(&def);
+}
+
+static void minimal_config_loads(void **state)
+{
+    lt_config *cfg = load_shipped("minimal.yaml");
+
+    (void)state;
+    assert_string_equal(cfg->data_dir, "data");
+    assert_string_equal(cfg->ingest_endpoint, "ipc:///tmp/lienthong-ingest.sock");
+    assert_int_equal(cfg->batch_max_events, 1024);
+    lt_config_free(&cfg);
+}
+
+static void every_key_can_be_set(void **state)
+{
+    lt_config *cfg = NULL;
+    char err[1024];
+
+    (void)state;
+    assert_int_equal(parse("data_dir: /var/lib/lienthong\n"
+                           "ingest: {endpoint: 'ipc:///run/x.sock', max_message_bytes: 2048,"
+                           " heartbeat_ivl_ms: 0, heartbeat_timeout_ms: 1, sndhwm: 2,"
+                           " rcvhwm: 3, shutdown_linger_ms: 4}\n"
+                           "batch: {max_events: 5, max_bytes: 65536, max_wait_us: 6}\n"
+                           "store: {map_size_mb: 7, max_readers: 8, flags: [nordahead]}\n"
+                           "validation: {clock_skew_s: 9, max_field_bytes: 16,"
+                           " max_text_bytes: 64, max_attachments: 10, max_data_entries: 11}\n"
+                           "log: {level: debug}\n",
+                           &cfg, err, sizeof(err)),
+                     0);
+    assert_string_equal(cfg->data_dir, "/var/lib/lienthong");
+    assert_string_equal(cfg->ingest_endpoint, "ipc:///run/x.sock");
+    assert_int_equal(cfg->max_message_bytes, 2048);
+    assert_int_equal(cfg->heartbeat_ivl_ms, 0);
+    assert_int_equal(cfg->heartbeat_timeout_ms, 1);
+    assert_int_equal(cfg->sndhwm, 2);
+    assert_int_equal(cfg->rcvhwm, 3);
+    assert_int_equal(cfg->shutdown_linger_ms, 4);
+    assert_int_equal(cfg->batch_max_events, 5);
+    assert_int_equal(cfg->batch_max_bytes, 65536);
+    assert_int_equal(cfg->batch_max_wait_us, 6);
+    assert_int_equal(cfg->map_size_mb, 7);
+    assert_int_equal(cfg->max_readers, 8);
+    assert_int_equal(cfg->store_flags, LT_CONFIG_STORE_NORDAHEAD);
+    assert_int_equal(cfg->clock_skew_s, 9);
+    assert_int_equal(cfg->max_field_bytes, 16);
+    assert_int_equal(cfg->max_text_bytes, 64);
+    assert_int_equal(cfg->max_attachments, 10);
+    assert_int_equal(cfg->max_data_entries, 11);
+    assert_int_equal(cfg->log_level, LT_LOG_DEBUG);
+    lt_config_free(&cfg);
+}
+
+static void accepted_store_flags_and_log_levels(void **state)
+{
+    static const struct {
+        const char *yaml;
+        unsigned flags;
+        int level;
+    } cases[] = {
+        { REQ "store: {flags: []}\n", 0, LT_LOG_INFO },
+        { REQ "store: {flags: [writemap]}\n", LT_CONFIG_STORE_WRITEMAP, LT_LOG_INFO },
+        { REQ "store:\n  flags:\n    - nordahead\n    - writemap\n",
+          LT_CONFIG_STORE_NORDAHEAD | LT_CONFIG_STORE_WRITEMAP, LT_LOG_INFO },
+        { REQ "log: {level: error}\n", 0, LT_LOG_ERR },
+        { REQ "log: {level: warning}\n", 0, LT_LOG_WARN },
+        { REQ "log: {level: \"info\"}\n", 0, LT_LOG_INFO },
+    };
+    char err[1024];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        lt_config *cfg = NULL;
+        if (parse(cases[i].yaml, &cfg, err, sizeof(err)) != 0)
+            fail_msg("case %zu: %s", i, err);
+        assert_int_equal(cfg->store_flags, cases[i].flags);
+        assert_int_equal(cfg->log_level, cases[i].level);
+        lt_config_free(&cfg);
+    }
+}
+
+/* Every kind of error, with the exact message an operator reads. */
+static void each_error_has_its_exact_message(void **state)
+{
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        /* the document */
+        { "", "t.yaml:1:1: the configuration is empty; it needs at least data_dir and ingest: "
+              "{endpoint: ...}" },
+        { "# only a comment\n\n",
+          "t.yaml:3:1: the configuration is empty; it needs at least data_dir and ingest: "
+          "{endpoint: ...}" },
+        { "hello\n", "t.yaml:1:1: the document must be a mapping of keys (data_dir, ingest, ...), "
+                     "not a scalar" },
+        { "- data_dir\n", "t.yaml:1:1: the document must be a mapping of keys (data_dir, "
+                          "ingest, ...), not a list" },
+        { REQ "---\ndata_dir: e\n",
+          "t.yaml:4:1: only one YAML document is allowed; a second one starts here" },
+        /* YAML syntax */
+        { "data_dir: d\ningest: b: c\n",
+          "t.yaml:2:10: YAML syntax error: mapping values are not allowed in this context" },
+        { "data_dir: d\ningest:\n  endpoint: [\n",
+          "t.yaml:4:1: YAML syntax error: did not find expected node content while parsing a "
+          "flow node" },
+        { "data_dir: \"d\n",
+          "t.yaml:2:1: YAML syntax error: found unexpected end of stream (while scanning a "
+          "quoted scalar started at line 1, column 11)" },
+        { "data_dir: d\xff\n", "t.yaml:1:12: YAML syntax error: invalid leading UTF-8 octet" },
+        { "data_dir: &x d\n",
+          "t.yaml:1:11: YAML anchors and aliases are not supported; write the value out" },
+        { "a: &x 1\nb: *x\n",
+          "t.yaml:1:4: YAML anchors and aliases are not supported; write the value out" },
+        /* keys */
+        { REQ "foo: 1\n", "t.yaml:4:1: unknown key \"foo\" at top level (expected one of: "
+                          "data_dir, ingest, batch, store, validation, log)" },
+        { "data_dir: d\ningest:\n  endpont: tcp://x:1\n",
+          "t.yaml:3:3: unknown key \"endpont\" in ingest (expected one of: endpoint, "
+          "max_message_bytes, heartbeat_ivl_ms, heartbeat_timeout_ms, sndhwm, rcvhwm, "
+          "shutdown_linger_ms)" },
+        { REQ "batch: {max_event: 1}\n", "t.yaml:4:9: unknown key \"max_event\" in batch "
+                                         "(expected one of: max_events, max_bytes, max_wait_us)" },
+        { REQ "log: {lvl: info}\n",
+          "t.yaml:4:7: unknown key \"lvl\" in log (expected one of: level)" },
+        { REQ "ingest.endpoint: x\n",
+          "t.yaml:4:1: unknown key \"ingest.endpoint\" at top level (expected one of: "
+          "data_dir, ingest, batch, store, validation, log)" },
+        { "? [a]\n: b\n", "t.yaml:1:3: keys must be plain names, not a list" },
+        { "data_dir: d\ningest:\n  endpoint: tcp://a:1\n  endpoint: tcp://b:1\n",
+          "t.yaml:4:3: duplicate key \"endpoint\" in ingest (first at line 3, column 3)" },
+        { REQ "data_dir: e\n",
+          "t.yaml:4:1: duplicate key \"data_dir\" in top level (first at line 1, column 1)" },
+        { REQ "batch: {max_events: 1}\nbatch: {max_events: 2}\n",
+          "t.yaml:5:1: duplicate key \"batch\" in top level (first at line 4, column 1)" },
+        /* required keys */
+        { "data_dir: d\n",
+          "t.yaml:1:1: missing required section \"ingest\" (a mapping with at least: endpoint)" },
+        { "ingest: {endpoint: 'tcp://x:1'}\n", "t.yaml:1:1: missing required key \"data_dir\"" },
+        { "# config\ndata_dir: d\ningest:\n  sndhwm: 5\n",
+          "t.yaml:4:3: missing required key \"endpoint\" in ingest" },
+        { "data_dir: d\ningest: {}\n", "t.yaml:2:9: missing required key \"endpoint\" in ingest" },
+        /* types */
+        { "data_dir: [a]\ningest: {endpoint: 'tcp://x:1'}\n",
+          "t.yaml:1:11: data_dir must be a string, not a list" },
+        { "data_dir: {a: b}\n", "t.yaml:1:11: data_dir must be a string, not a mapping" },
+        { "data_dir: d\ningest: tcp://x:1\n",
+          "t.yaml:2:9: ingest must be a mapping, not a scalar" },
+        { "data_dir: d\ningest:\n", "t.yaml:2:8: ingest must be a mapping, not empty" },
+        { REQ "store: [flags]\n", "t.yaml:4:8: store must be a mapping, not a list" },
+        { REQ "batch: {max_events: [1]}\n",
+          "t.yaml:4:21: batch.max_events must be an integer, not a list" },
+        { REQ "batch: {max_events: \"10\"}\n",
+          "t.yaml:4:21: batch.max_events must be an integer, not a quoted string (write "
+          "max_events: 10)" },
+        { REQ "store: {flags: nordahead}\n",
+          "t.yaml:4:16: store.flags must be a list of flags, e.g. [nordahead], not a scalar" },
+        { REQ "store: {flags: [[nordahead]]}\n",
+          "t.yaml:4:17: store.flags: each flag must be a name, not a list" },
+        { REQ "log: {level: [info]}\n", "t.yaml:4:14: log.level must be a string, not a list" },
+        /* integers */
+        { REQ "batch: {max_events: 1.5}\n",
+          "t.yaml:4:21: batch.max_events: \"1.5\" is not a decimal integer" },
+        { REQ "batch: {max_events: 12abc}\n",
+          "t.yaml:4:21: batch.max_events: \"12abc\" is not a decimal integer" },
+        { REQ "batch: {max_events: 0x10}\n",
+          "t.yaml:4:21: batch.max_events: \"0x10\" is not a decimal integer" },
+        { REQ "batch: {max_events: 1e3}\n",
+          "t.yaml:4:21: batch.max_events: \"1e3\" is not a decimal integer" },
+        { REQ "batch: {max_events: +5}\n",
+          "t.yaml:4:21: batch.max_events: \"+5\" is not a decimal integer" },
+        { REQ "batch: {max_events: 1_000}\n",
+          "t.yaml:4:21: batch.max_events: \"1_000\" is not a decimal integer" },
+        { REQ "batch: {max_events: 010}\n", "t.yaml:4:21: batch.max_events: \"010\" is not a "
+                                            "decimal integer (leading zeros are not allowed)" },
+        { REQ "batch: {max_events:  }\n",
+          "t.yaml:4:22: batch.max_events must be an integer, not empty" },
+        { REQ "batch: {max_events: 99999999999999999999}\n",
+          "t.yaml:4:21: batch.max_events: 99999999999999999999 is out of range (1..65536)" },
+        { REQ "batch: {max_events: -1}\n",
+          "t.yaml:4:21: batch.max_events must not be negative (range 1..65536)" },
+        { REQ "batch: {max_events: -99999999999999999999}\n",
+          "t.yaml:4:21: batch.max_events must not be negative (range 1..65536)" },
+        { REQ "batch: {max_events: 0}\n",
+          "t.yaml:4:21: batch.max_events: 0 is out of range (1..65536)" },
+        /* strings */
+        { "data_dir: ''\ningest: {endpoint: 'tcp://x:1'}\n",
+          "t.yaml:1:11: data_dir must not be empty" },
+        { "data_dir:\ningest: {endpoint: 'tcp://x:1'}\n",
+          "t.yaml:1:10: data_dir must not be empty" },
+        { "data_dir: \"a\\0b\"\n", "t.yaml:1:11: data_dir contains a NUL character" },
+        { "data_dir: d\ningest: {endpoint: 'http://x'}\n",
+          "t.yaml:2:20: ingest.endpoint \"http://x\" must start with tcp:// or ipc://" },
+        { "data_dir: d\ningest: {endpoint: 'inproc://x'}\n",
+          "t.yaml:2:20: ingest.endpoint \"inproc://x\" must start with tcp:// or ipc://" },
+        { REQ "log: {level: verbose}\n",
+          "t.yaml:4:14: log.level: \"verbose\" is not one of debug, info, warning, error" },
+        { REQ "log: {level: INFO}\n",
+          "t.yaml:4:14: log.level: \"INFO\" is not one of debug, info, warning, error" },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_error(cases[i].yaml, cases[i].want);
+}
+
+static void durability_weakening_flags_are_refused(void **state)
+{
+    static const char *const refused[] = { "nosync", "nometasync", "mapasync" };
+    char yaml[256], want[512];
+
+    (void)state;
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(yaml, sizeof(yaml), REQ "store:\n  flags: [writemap, %s]\n", refused[i]);
+        snprintf(want, sizeof(want),
+                 "t.yaml:5:21: store.flags: \"%s\" is refused: it would let an acknowledged "
+                 "event be lost on power failure",
+                 refused[i]);
+        expect_error(yaml, want);
+    }
+    expect_error(REQ "store:\n  flags: [MDB_NOSYNC]\n",
+                 "t.yaml:5:11: store.flags: unknown flag \"MDB_NOSYNC\" (expected one of: "
+                 "nordahead, writemap)");
+}
+
+/* Every integer key: min and max load, min-1 and max+1 are refused with the range. */
+static void integer_bounds_are_inclusive(void **state)
+{
+    static const struct {
+        const char *section, *key;
+        long long min, max;
+        size_t off;
+    } keys[] = {
+        { "ingest", "max_message_bytes", 1024, 67108864, offsetof(lt_config, max_message_bytes) },
+        { "ingest", "heartbeat_ivl_ms", 0, 600000, offsetof(lt_config, heartbeat_ivl_ms) },
+        { "ingest", "heartbeat_timeout_ms", 0, 3600000,
+          offsetof(lt_config, heartbeat_timeout_ms) },
+        { "ingest", "sndhwm", 0, 10000000, offsetof(lt_config, sndhwm) },
+        { "ingest", "rcvhwm", 0, 10000000, offsetof(lt_config, rcvhwm) },
+        { "ingest", "shutdown_linger_ms", 0, 60000, offsetof(lt_config, shutdown_linger_ms) },
+        { "batch", "max_events", 1, 65536, offsetof(lt_config, batch_max_events) },
+        { "batch", "max_bytes", 65536, 1073741824, offsetof(lt_config, batch_max_bytes) },
+        { "batch", "max_wait_us", 0, 1000000, offsetof(lt_config, batch_max_wait_us) },
+        { "store", "map_size_mb", 1, 1048576, offsetof(lt_config, map_size_mb) },
+        { "store", "max_readers", 1, 4096, offsetof(lt_config, max_readers) },
+        { "validation", "clock_skew_s", 0, 86400, offsetof(lt_config, clock_skew_s) },
+        { "validation", "max_field_bytes", 16, 250, offsetof(lt_config, max_field_bytes) },
+        { "validation", "max_text_bytes", 64, 1048576, offsetof(lt_config, max_text_bytes) },
+        { "validation", "max_attachments", 0, 1024, offsetof(lt_config, max_attachments) },
+        { "validation", "max_data_entries", 0, 4096, offsetof(lt_config, max_data_entries) },
+    };
+    char err[1024], yaml[512], want[512];
+    /* the value starts after "data_dir: d\n" + "<section>:\n  <key>: " on line 2 or 4 */
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const long long ok[2] = { keys[i].min, keys[i].max };
+        const int is_ingest = strcmp(keys[i].section, "ingest") == 0;
+        const int col = (int)strlen(keys[i].key) + 5;
+
+        for (size_t j = 0; j < 2; j++) {
+            lt_config *cfg = NULL;
+            if (is_ingest)
+                snprintf(yaml, sizeof(yaml), REQ "  %s: %lld\n", keys[i].key, ok[j]);
+            else
+                snprintf(yaml, sizeof(yaml), REQ "%s:\n  %s: %lld\n", keys[i].section,
+                         keys[i].key, ok[j]);
+            if (parse(yaml, &cfg, err, sizeof(err)) != 0)
+                fail_msg("%s.%s = %lld: %s", keys[i].section, keys[i].key, ok[j], err);
+            assert_int_equal(*(int64_t *)(void *)((char *)cfg + keys[i].off), ok[j]);
+            lt_config_free(&cfg);
+        }
+        if (is_ingest)
+            snprintf(yaml, sizeof(yaml), REQ "  %s: %lld\n", keys[i].key, keys[i].max + 1);
+        else
+            snprintf(yaml, sizeof(yaml), REQ "%s:\n  %s: %lld\n", keys[i].section, keys[i].key,
+                     keys[i].max + 1);
+        snprintf(want, sizeof(want), "t.yaml:%d:%d: %s.%s: %lld is out of range (%lld..%lld)",
+                 is_ingest ? 4 : 5, col, keys[i].section, keys[i].key, keys[i].max + 1,
+                 keys[i].min, keys[i].max);
+        expect_error(yaml, want);
+        if (keys[i].min == 0)
+            continue;
+        if (is_ingest)
+            snprintf(yaml, sizeof(yaml), REQ "  %s: %lld\n", keys[i].key, keys[i].min - 1);
+        else
+            snprintf(yaml, sizeof(yaml), REQ "%s:\n  %s: %lld\n", keys[i].section, keys[i].key,
+                     keys[i].min - 1);
+        snprintf(want, sizeof(want), "t.yaml:%d:%d: %s.%s: %lld is out of range (%lld..%lld)",
+                 is_ingest ? 4 : 5, col, keys[i].section, keys[i].key, keys[i].min - 1,
+                 keys[i].min, keys[i].max);
+        expect_error(yaml, want);
+    }
+}
+
+static void unreadable_file_returns_errno_with_file_in_diag(void **state)
+{
+    lt_config *cfg = NULL;
+    lt_diag d;
+    char out[1024];
+
+    (void)state;
+    lt_diag_clear(&d);
+    assert_int_equal(lt_config_load("/nonexistent/lienthong.yaml", &cfg, &d), -ENOENT);
+    assert_null(cfg);
+    lt_diag_format(&d, out, sizeof(out));
+    assert_string_equal(out, "/nonexistent/lienthong.yaml: cannot read: No such file or directory");
+    assert_int_equal(lt_config_load(LT_SOURCE_DIR "/config", &cfg, &d), -EISDIR);
+    assert_string_equal(d.file, LT_SOURCE_DIR "/config");
+    assert_int_equal(lt_config_load("/nonexistent", &cfg, NULL), -ENOENT);
+}
+
+static void load_reports_errors_under_the_file_name(void **state)
+{
+    char path[] = "/tmp/lt-test-config-XXXXXX", want[1024], out[1024];
+    static const char text[] = "data_dir: d\ningest:\n  endpoint: tcp://x:1\n  sndhwm: -5\n";
+    lt_config *cfg = NULL;
+    lt_diag d;
+    int fd = mkstemp(path);
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (int)(sizeof(text) - 1));
+    close(fd);
+    assert_int_equal(lt_config_load(path, &cfg, &d), LT_ERR_CONFIG);
+    unlink(path);
+    lt_diag_format(&d, out, sizeof(out));
+    snprintf(want, sizeof(want), "%s:4:11: ingest.sndhwm must not be negative (range 0..10000000)",
+             path);
+    assert_string_equal(out, want);
+    assert_string_equal(d.field, "ingest.sndhwm");
+    assert_null(cfg);
+}
+
+static void long_and_binary_keys_are_quoted_safely(void **state)
+{
+    char yaml[512], got[1024];
+    lt_config *cfg = NULL;
+
+    (void)state;
+    snprintf(yaml, sizeof(yaml), "%s: 1\n",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    assert_int_equal(parse(yaml, &cfg, got, sizeof(got)), LT_ERR_CONFIG);
+    assert_non_null(strstr(got, "aaa...\" at top level"));
+    expect_error("\"a\\tb\\\"c\": 1\n",
+                 "t.yaml:1:1: unknown key \"a?b?c\" at top level (expected one of: data_dir, "
+                 "ingest, batch, store, validation, log)");
+}
+
+static void deep_nesting_is_refused_not_recursed(void **state)
+{
+    char yaml[256];
+
+    (void)state;
+    memset(yaml, '[', 100);
+    memset(yaml + 100, ']', 100);
+    yaml[200] = '\0';
+    expect_error(yaml, "t.yaml:1:33: values are nested more than 32 levels deep");
+}
+
+static void parse_accepts_null_text_and_free_accepts_null(void **state)
+{
+    lt_config *cfg = NULL;
+    lt_diag d;
+
+    (void)state;
+    lt_config_free(NULL);
+    lt_config_free(&cfg);
+    assert_int_equal(lt_config_parse(NULL, NULL, 0, &cfg, &d), LT_ERR_CONFIG);
+    assert_string_equal(d.file, "<config>");
+    assert_int_equal(lt_config_parse("x", REQ, strlen(REQ), &cfg, NULL), 0);
+    lt_config_free(&cfg);
+    assert_null(cfg);
+    /* len bounds the text: the second document after len is not seen */
+    assert_int_equal(lt_config_parse("x", REQ "---\n", strlen(REQ), &cfg, NULL), 0);
+    lt_config_free(&cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(two_key_file_gets_every_default),
+        cmocka_unit_test(shipped_config_loads_with_the_documented_defaults),
+        cmocka_unit_test(minimal_config_loads),
+        cmocka_unit_test(every_key_can_be_set),
+        cmocka_unit_test(accepted_store_flags_and_log_levels),
+        cmocka_unit_test(each_error_has_its_exact_message),
+        cmocka_unit_test(durability_weakening_flags_are_refused),
+        cmocka_unit_test(integer_bounds_are_inclusive),
+        cmocka_unit_test(unreadable_file_returns_errno_with_file_in_diag),
+        cmocka_unit_test(load_reports_errors_under_the_file_name),
+        cmocka_unit_test(long_and_binary_keys_are_quoted_safely),
+        cmocka_unit_test(deep_nesting_is_refused_not_recursed),
+        cmocka_unit_test(parse_accepts_null_text_and_free_accepts_null),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
