@@ -44,6 +44,8 @@ struct lt_ingest {
     const lt_config *cfg;
     lt_store *store;
     void *sock;
+    void *monitor;            /* PAIR receiving the ROUTER's connection events */
+    int64_t hard_max;         /* ZMQ_MAXMSGSIZE */
     lt_limits limits;
     item *items;
     size_t n_items;
@@ -140,6 +142,18 @@ int lt_ingest_new(const lt_config *cfg, lt_store *store, void *zctx, lt_ingest *
         lt_ingest_free(&in);
         return r;
     }
+    /* Connection events, so a connection libzmq drops (a message above the
+     * hard limit, a heartbeat timeout) leaves a line in the log. */
+    char mon[64];
+    snprintf(mon, sizeof(mon), "inproc://lt-ingest-monitor-%p", (void *)in);
+    in->hard_max = hard_max;
+    if (zmq_socket_monitor(in->sock, mon, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) < 0 ||
+        !(in->monitor = zmq_socket(zctx, ZMQ_PAIR)) || zmq_connect(in->monitor, mon) < 0) {
+        r = lt_diag_set(reterr, LT_ERR_ZMQ, 0, "ingest.endpoint", "socket monitor: %s",
+                        zmq_strerror(errno));
+        lt_ingest_free(&in);
+        return r;
+    }
     uint64_t usec = 0;
     if (sd_watchdog_enabled(0, &usec) > 0)
         in->watchdog_usec = usec;
@@ -152,6 +166,12 @@ void lt_ingest_free(lt_ingest **p)
     if (!p || !*p)
         return;
     lt_ingest *in = *p;
+    if (in->monitor) {
+        zmq_socket_monitor(in->sock, NULL, 0);
+        int zero = 0;
+        zmq_setsockopt(in->monitor, ZMQ_LINGER, &zero, sizeof(zero));
+        zmq_close(in->monitor);
+    }
     if (in->sock) {
         int linger = (int)in->cfg->shutdown_linger_ms;
         zmq_setsockopt(in->sock, ZMQ_LINGER, &linger, sizeof(linger));
@@ -362,6 +382,7 @@ static int commit_batch(lt_ingest *in)
         return 0;
 
     int64_t now_ms = lt_time_now_ms();
+    uint64_t committed = lt_store_last_seq(in->store);
     for (int attempt = 0; attempt < 2; attempt++) {
         bool careful = attempt == 1;
         lt_store_txn *t = NULL;
@@ -389,7 +410,9 @@ static int commit_batch(lt_ingest *in)
         if (r == LT_ERR_STORE_FULL) {
             for (size_t i = 0; i < in->n_items; i++) {
                 item *it = &in->items[i];
-                if (!it->decided && it->outcome == LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED)
+                /* a duplicate of an event earlier in this batch was not stored either */
+                if (!it->decided && it->outcome != LIENTHONG__V1__REPLY__OUTCOME__REJECTED &&
+                    it->seq > committed)
                     reject(it, LIENTHONG__V1__ERROR_CODE__STORE_FULL, "",
                            "the store is full (store.map_size_mb); the event was not stored");
             }
@@ -501,6 +524,36 @@ static void notify(lt_ingest *in, bool force)
     }
 }
 
+/* Log the connection events waiting on the monitor socket. */
+static void read_monitor(lt_ingest *in)
+{
+    for (;;) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, in->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        zmq_msg_init(&addr);
+        if (zmq_msg_more(&ev))
+            zmq_msg_recv(&addr, in->monitor, 0);
+        uint16_t id = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size(&ev) >= 6) {
+            memcpy(&id, zmq_msg_data(&ev), 2);
+            memcpy(&value, (uint8_t *)zmq_msg_data(&ev) + 2, 4);
+        }
+        if (id == ZMQ_EVENT_ACCEPTED)
+            lt_log_debug("connection accepted fd=%u", value);
+        else if (id == ZMQ_EVENT_DISCONNECTED)
+            lt_log_info("connection closed fd=%u (peer closed, heartbeat timeout, or a message "
+                        "above the hard limit of %" PRId64 " bytes)",
+                        value, in->hard_max);
+        zmq_msg_close(&ev);
+        zmq_msg_close(&addr);
+    }
+}
+
 /* Read pending signals. Returns true when asked to stop. */
 static bool read_signals(int sigfd)
 {
@@ -563,8 +616,10 @@ int lt_ingest_run(lt_ingest *in, int sigfd)
     bool stop = false;
     long timeout_ms = in->watchdog_usec ? (long)(in->watchdog_usec / 3000) : STATUS_EVERY_MS;
     while (!stop) {
-        zmq_pollitem_t items[2] = {{in->sock, 0, ZMQ_POLLIN, 0}, {NULL, sigfd, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 2, timeout_ms) < 0) {
+        zmq_pollitem_t items[3] = {{in->sock, 0, ZMQ_POLLIN, 0},
+                                   {NULL, sigfd, ZMQ_POLLIN, 0},
+                                   {in->monitor, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 3, timeout_ms) < 0) {
             if (errno == EINTR)
                 continue;
             lt_log_err("zmq_poll failed err=\"%s\"", zmq_strerror(errno));
@@ -572,6 +627,8 @@ int lt_ingest_run(lt_ingest *in, int sigfd)
         }
         if (items[1].revents & ZMQ_POLLIN)
             stop = read_signals(sigfd);
+        if (items[2].revents & ZMQ_POLLIN)
+            read_monitor(in);
         if (!stop && (items[0].revents & ZMQ_POLLIN)) {
             int64_t t0 = lt_time_now_ms();
             if (fill_batch(in, sigfd, &stop) < 0) {

@@ -184,6 +184,17 @@ bool lt_h_log_contains(lt_h *h, const char *s)
     return found;
 }
 
+bool lt_h_wait_log(lt_h *h, const char *s, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    while (!lt_h_log_contains(h, s)) {
+        if (now_ms() > deadline)
+            return false;
+        usleep(10000);
+    }
+    return true;
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st, (void)flag, (void)ftw;

@@ -57,6 +57,8 @@ int lt_h_wait(pid_t pid, int timeout_ms);
 bool lt_h_alive(lt_h *h);
 /* True when the daemon's log contains s. */
 bool lt_h_log_contains(lt_h *h, const char *s);
+/* Wait up to timeout_ms for the daemon's log to contain s. */
+bool lt_h_wait_log(lt_h *h, const char *s, int timeout_ms);
 /* Stop the daemon if running, remove the temp dir. */
 void lt_h_free(lt_h *h);
 

@@ -287,6 +287,7 @@ static void test_frames(lt_h *h, void *c)
     free(hbuf);
     lt_h_check(lt_h_recv(c2, 1000) == NULL, "a reply to a 4 MiB message");
     zmq_close(c2);
+    lt_h_check(lt_h_wait_log(h, "connection closed", 5000), "dropped connection not logged");
     lt_h_check(lt_h_alive(h), "daemon died on hostile frames");
     s = lt_h_status("dept.hcm", "F-2", "H26.01-0201", 1);
     r = lt_h_call(c, s);
