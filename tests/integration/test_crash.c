@@ -1,0 +1,275 @@
+/* test_crash.c - kill -9 the daemon at random moments under load; check it
+ * the way Jepsen checks a queue.
+ *
+ * Each round starts lienthongd, first resends every event that was sent but
+ * not acknowledged (each must come back DUPLICATE with its stored seq if the
+ * killed daemon had committed it, else ACCEPTED), then publishes new events
+ * from several pipelining DEALERs until a random moment, when it sends
+ * SIGKILL. At the end: lost = acknowledged - stored must be empty, stored -
+ * attempted must be empty, every event is stored once with the seq its
+ * acknowledgement named, and the log's sequence has no holes.
+ *
+ * LT_CRASH_ROUNDS (default 20) and LT_CRASH_SEED (default: time) tune it;
+ * e.g. LT_CRASH_ROUNDS=500 build/bin/test_crash for a long run by hand.
+ */
+#include "harness.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+enum { CLIENTS = 4, WINDOW = 32, MAX_EVENTS = 2000000, PER_ROUND = 20000 };
+enum { UNSENT = 0, PENDING, ACKED };
+
+static unsigned char state[MAX_EVENTS];
+static uint64_t acked_seq[MAX_EVENTS];
+static unsigned char stored_count[MAX_EVENTS];
+static int expect_dup[MAX_EVENTS]; /* after a restart: 1 stored before resend, -1 not, 0 n/a */
+static unsigned char owner[MAX_EVENTS]; /* client (and sender) that publishes it */
+static int n_events;
+
+static void event_name(int n, char *id, size_t idsz, char *dossier, size_t dsz)
+{
+    snprintf(id, idsz, "C-%d", n);
+    snprintf(dossier, dsz, "H26.C-%06d", n);
+}
+
+static const char *sender_of(int n)
+{
+    static const char *s[CLIENTS] = {"crash.a", "crash.b", "crash.c", "crash.d"};
+    return s[owner[n]];
+}
+
+static void send_event(void *sock, int n)
+{
+    char id[32], dossier[32];
+    event_name(n, id, sizeof(id), dossier, sizeof(dossier));
+    lt_submission *s = lt_h_status(sender_of(n), id, dossier, 1 + n % 10);
+    s->request_id = (uint64_t)n;
+    lt_h_send(sock, s);
+    lt_h_sub_free(s);
+}
+
+typedef struct client {
+    void *sock;
+    int inflight;
+    int *queue; /* resends first */
+    int nq, qi;
+} client;
+
+static int dup_seen, resent_accepted;
+
+static void on_reply(client *c, lt_reply *r)
+{
+    int n = (int)r->request_id;
+    lt_h_check(n >= 0 && n < n_events, "reply with unknown request_id %llu",
+               (unsigned long long)r->request_id);
+    lt_h_check(r->outcome != LIENTHONG__V1__REPLY__OUTCOME__REJECTED, "C-%d rejected: %s %s", n,
+               lt_codec_error_name(r->code), r->message ? r->message : "");
+    if (expect_dup[n] == 1) {
+        lt_h_check(r->outcome == LIENTHONG__V1__REPLY__OUTCOME__DUPLICATE,
+                   "C-%d was stored before the restart but the resend was not DUPLICATE", n);
+        dup_seen++;
+    } else if (expect_dup[n] == -1) {
+        lt_h_check(r->outcome == LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED,
+                   "C-%d was not stored before the restart but the resend was DUPLICATE", n);
+        resent_accepted++;
+    }
+    if (acked_seq[n])
+        lt_h_check(acked_seq[n] == r->seq, "C-%d acknowledged twice with seq %llu and %llu", n,
+                   (unsigned long long)acked_seq[n], (unsigned long long)r->seq);
+    acked_seq[n] = r->seq;
+    state[n] = ACKED;
+    expect_dup[n] = 0;
+    c->inflight--;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Which pending events did the killed daemon commit? Read the store. */
+static void classify_pending(lt_h *h)
+{
+    lt_store *st = lt_h_store(h);
+    lt_store_txn *t = NULL;
+    lt_h_check(lt_store_txn_begin(st, false, false, &t) == 0, "read txn");
+    for (int n = 0; n < n_events; n++) {
+        if (state[n] != PENDING)
+            continue;
+        char id[32], dossier[32];
+        uint64_t seq;
+        event_name(n, id, sizeof(id), dossier, sizeof(dossier));
+        expect_dup[n] = lt_store_find_event(t, sender_of(n), id, &seq) == 0 ? 1 : -1;
+    }
+    lt_store_txn_abort(&t);
+    lt_store_close(&st);
+}
+
+/* One round: resend pending, publish new until kill_at_ms (or forever if 0). */
+static void run_round(lt_h *h, int kill_after_ms, bool final)
+{
+    lt_h_start(h);
+    classify_pending(h);
+    client cl[CLIENTS];
+    int pending = 0;
+    for (int n = 0; n < n_events; n++)
+        pending += state[n] == PENDING;
+    for (int i = 0; i < CLIENTS; i++) {
+        cl[i] = (client){.sock = lt_h_client(h), .queue = malloc(sizeof(int) * (size_t)(pending + 1))};
+    }
+    for (int n = 0, k = 0; n < n_events; n++)
+        if (state[n] == PENDING) {
+            client *c = &cl[owner[n]];
+            c->queue[c->nq++] = n;
+            k++;
+        }
+    int new_this_round = 0;
+    int64_t kill_at = mono_ms() + kill_after_ms;
+    for (;;) {
+        bool more = false;
+        for (int i = 0; i < CLIENTS; i++) {
+            client *c = &cl[i];
+            while (c->inflight < WINDOW) {
+                if (c->qi < c->nq) {
+                    send_event(c->sock, c->queue[c->qi++]);
+                } else if (!final && new_this_round < PER_ROUND && n_events < MAX_EVENTS) {
+                    int n = n_events++;
+                    owner[n] = (unsigned char)i;
+                    state[n] = PENDING;
+                    send_event(c->sock, n);
+                    new_this_round++;
+                } else {
+                    break;
+                }
+                c->inflight++;
+            }
+            more |= c->inflight > 0 || c->qi < c->nq;
+        }
+        if (final && !more)
+            break;
+        if (!final && mono_ms() >= kill_at)
+            break;
+        zmq_pollitem_t p[CLIENTS];
+        for (int i = 0; i < CLIENTS; i++)
+            p[i] = (zmq_pollitem_t){cl[i].sock, 0, ZMQ_POLLIN, 0};
+        int r = zmq_poll(p, CLIENTS, final ? 10000 : 5);
+        lt_h_check(r >= 0, "poll");
+        lt_h_check(r > 0 || !final, "no reply within 10 s in the final round");
+        for (int i = 0; i < CLIENTS; i++) {
+            lt_reply *rep;
+            while ((rep = lt_h_recv(cl[i].sock, 0))) {
+                on_reply(&cl[i], rep);
+                lienthong__v1__reply__free_unpacked(rep, NULL);
+            }
+        }
+    }
+    if (!final) {
+        lt_h_check(lt_h_alive(h), "daemon died before the kill; log %s", h->log);
+        lt_h_check(lt_h_stop(h, SIGKILL) == 128 + SIGKILL, "kill -9 did not kill");
+        /* replies already delivered before the kill are real acknowledgements */
+        for (int i = 0; i < CLIENTS; i++) {
+            lt_reply *rep;
+            while ((rep = lt_h_recv(cl[i].sock, 20))) {
+                on_reply(&cl[i], rep);
+                lienthong__v1__reply__free_unpacked(rep, NULL);
+            }
+        }
+    }
+    for (int i = 0; i < CLIENTS; i++) {
+        zmq_close(cl[i].sock);
+        free(cl[i].queue);
+    }
+    for (int n = 0; n < n_events; n++)
+        expect_dup[n] = 0;
+}
+
+typedef struct check {
+    uint64_t expect_seq;
+    int bad;
+} check;
+
+static int check_entry(uint64_t seq, const lt_stored_event *ev, void *arg)
+{
+    check *ck = arg;
+    lt_h_check(seq == ck->expect_seq, "hole in the log: seq %llu after %llu",
+               (unsigned long long)seq, (unsigned long long)ck->expect_seq - 1);
+    ck->expect_seq++;
+    int n = -1;
+    lt_h_check(sscanf(ev->event->event_id, "C-%d", &n) == 1 && n >= 0 && n < n_events,
+               "stored event %s was never attempted", ev->event->event_id);
+    lt_h_check(state[n] != UNSENT, "stored event C-%d was never attempted", n);
+    lt_h_check(strcmp(ev->sender, sender_of(n)) == 0, "C-%d stored with sender %s", n, ev->sender);
+    lt_h_check(++stored_count[n] == 1, "C-%d stored twice (seq %llu)", n, (unsigned long long)seq);
+    if (state[n] == ACKED)
+        lt_h_check(acked_seq[n] == seq, "C-%d acknowledged as seq %llu but stored at %llu", n,
+                   (unsigned long long)acked_seq[n], (unsigned long long)seq);
+    return 0;
+}
+
+int main(void)
+{
+    const char *e = getenv("LT_CRASH_ROUNDS");
+    int rounds = e ? atoi(e) : 20;
+    e = getenv("LT_CRASH_SEED");
+    unsigned seed = e ? (unsigned)strtoul(e, NULL, 10) : (unsigned)time(NULL);
+    srand(seed);
+    printf("crash test: %d rounds, seed %u (LT_CRASH_SEED to repeat)\n", rounds, seed);
+    fflush(stdout);
+
+    lt_h h;
+    /* small batches too, so kills land between many commits */
+    lt_h_init(&h, "crash", "batch:\n  max_events: 256\n");
+    for (int r = 0; r < rounds; r++) {
+        int kill_after = 10 + rand() % 400;
+        int before = n_events;
+        run_round(&h, kill_after, false);
+        int acked = 0, pending = 0;
+        for (int n = 0; n < n_events; n++) {
+            acked += state[n] == ACKED;
+            pending += state[n] == PENDING;
+        }
+        printf("round %d/%d: killed after %d ms, %d new events, %d acknowledged, %d unacknowledged\n",
+               r + 1, rounds, kill_after, n_events - before, acked, pending);
+        fflush(stdout);
+    }
+    /* final round: resend everything unacknowledged, let it finish, stop cleanly */
+    run_round(&h, 0, true);
+    lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM did not exit 0");
+
+    lt_store *st = lt_h_store(&h);
+    lt_store_txn *t = NULL;
+    lt_h_check(lt_store_txn_begin(st, false, false, &t) == 0, "read txn");
+    check ck = {.expect_seq = 1};
+    lt_h_check(lt_store_walk_log(t, 1, 0, check_entry, &ck) == 0, "walk log");
+    lt_store_txn_abort(&t);
+    lt_store_stats stats;
+    lt_store_stats_get(st, &stats);
+    lt_store_close(&st);
+
+    int attempted = 0, acked = 0, stored = 0, lost = 0;
+    for (int n = 0; n < n_events; n++) {
+        attempted += state[n] != UNSENT;
+        acked += state[n] == ACKED;
+        stored += stored_count[n];
+        lost += state[n] == ACKED && stored_count[n] == 0;
+    }
+    lt_h_check(lost == 0, "%d acknowledged events lost", lost);
+    lt_h_check(acked == attempted, "%d attempted events never acknowledged", attempted - acked);
+    lt_h_check((uint64_t)stored == stats.last_seq && stats.events == stats.last_seq,
+               "stored %d, last_seq %llu, log entries %llu", stored,
+               (unsigned long long)stats.last_seq, (unsigned long long)stats.events);
+    printf("ok %d rounds: attempted %d, acknowledged %d, stored %d, lost 0, no holes 1..%llu; "
+           "resends after a kill: %d DUPLICATE (committed, unacknowledged), %d ACCEPTED\n",
+           rounds, attempted, acked, stored, (unsigned long long)stats.last_seq, dup_seen,
+           resent_accepted);
+    lt_h_free(&h);
+    return 0;
+}
