@@ -73,11 +73,10 @@ struct key_def {
     bool required;
     int64_t min, max, def; /* KEY_INT bounds and default; KEY_LOG_LEVEL default */
     size_t offset;         /* into lt_config */
-    int (*check)(walk_ctx *c, const key_def *k, const node *v, const char *s);
+    int (*check)(walk_ctx *c, const key_def *k, const node *v, const char *field);
 };
 
-
-static int check_endpoint(walk_ctx *c, const key_def *k, const node *v, const char *s);
+static int check_endpoint(walk_ctx *c, const key_def *k, const node *v, const char *field);
 
 #define OFF(f) offsetof(lt_config, f)
 
@@ -97,16 +96,14 @@ static const char *const sections[] = { "", "ingest", "batch", "store", "validat
 static const key_def keys[] = {
     { "", "data_dir", KEY_STRING, true, 0, 0, 0, OFF(data_dir), NULL },
     { "ingest", "endpoint", KEY_STRING, true, 0, 0, 0, OFF(ingest_endpoint), check_endpoint },
-    { "ingest", "max_message_bytes", KEY_INT, false, 1024, 67108864, 262144,
-      OFF(max_message_bytes), NULL },
-    { "ingest", "heartbeat_ivl_ms", KEY_INT, false, 0, 600000, 5000, OFF(heartbeat_ivl_ms),
+    { "ingest", "max_message_bytes", KEY_INT, false, 1024, 67108864, 262144, OFF(max_message_bytes),
       NULL },
+    { "ingest", "heartbeat_ivl_ms", KEY_INT, false, 0, 600000, 5000, OFF(heartbeat_ivl_ms), NULL },
     { "ingest", "heartbeat_timeout_ms", KEY_INT, false, 0, 3600000, 15000,
       OFF(heartbeat_timeout_ms), NULL },
     { "ingest", "sndhwm", KEY_INT, false, 0, 10000000, 100000, OFF(sndhwm), NULL },
     { "ingest", "rcvhwm", KEY_INT, false, 0, 10000000, 100000, OFF(rcvhwm), NULL },
-    { "ingest", "shutdown_linger_ms", KEY_INT, false, 0, 60000, 0, OFF(shutdown_linger_ms),
-      NULL },
+    { "ingest", "shutdown_linger_ms", KEY_INT, false, 0, 60000, 0, OFF(shutdown_linger_ms), NULL },
     { "batch", "max_events", KEY_INT, false, 1, 65536, 1024, OFF(batch_max_events), NULL },
     { "batch", "max_bytes", KEY_INT, false, 65536, 1073741824, 8388608, OFF(batch_max_bytes),
       NULL },
@@ -115,14 +112,11 @@ static const key_def keys[] = {
     { "store", "max_readers", KEY_INT, false, 1, 4096, 126, OFF(max_readers), NULL },
     { "store", "flags", KEY_FLAGS, false, 0, 0, 0, OFF(store_flags), NULL },
     { "validation", "clock_skew_s", KEY_INT, false, 0, 86400, 300, OFF(clock_skew_s), NULL },
-    { "validation", "max_field_bytes", KEY_INT, false, 16, 250, 200, OFF(max_field_bytes),
-      NULL },
+    { "validation", "max_field_bytes", KEY_INT, false, 16, 250, 200, OFF(max_field_bytes), NULL },
     { "validation", "max_text_bytes", KEY_INT, false, 64, 1048576, 4096, OFF(max_text_bytes),
       NULL },
-    { "validation", "max_attachments", KEY_INT, false, 0, 1024, 64, OFF(max_attachments),
-      NULL },
-    { "validation", "max_data_entries", KEY_INT, false, 0, 4096, 128, OFF(max_data_entries),
-      NULL },
+    { "validation", "max_attachments", KEY_INT, false, 0, 1024, 64, OFF(max_attachments), NULL },
+    { "validation", "max_data_entries", KEY_INT, false, 0, 4096, 128, OFF(max_data_entries), NULL },
     { "log", "level", KEY_LOG_LEVEL, false, 0, 0, LT_LOG_INFO, OFF(log_level), NULL },
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -131,13 +125,13 @@ struct walk_ctx {
     lt_config *cfg;
     lt_diag *diag;
     const char *file;
-    bool seen[N_KEYS];                  /* seen[i]: the file sets table row i */
+    bool seen[N_KEYS];                    /* seen[i]: the file sets table row i */
     const node *section_node[N_SECTIONS]; /* mapping of each section the file has */
 };
 
 /* ---- diagnostics ---- */
 
-/* Fill the diag with file, position of n (or the given position), field and message. */
+/* Fill the diag with the file, a 1-based position, the dotted field and a message. */
 static int fail_at(walk_ctx *c, int line, int column, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
@@ -164,7 +158,7 @@ static const char *printable(const char *s, size_t len, char *buf, size_t size)
     size_t n = 0, max = size - 4;
 
     for (size_t i = 0; i < len && n < max; i++)
-        buf[n++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '"' ? '?' : s[i];
+        buf[n++] = (char)((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '"' ? '?' : s[i]);
     if (len > max)
         memcpy(buf + n, "...", 3), n += 3;
     buf[n] = '\0';
@@ -245,9 +239,10 @@ static int fail_yaml(walk_ctx *c, const yaml_parser_t *p, const char *text, size
     }
     line = (int)p->problem_mark.line + 1;
     col = (int)p->problem_mark.column + 1;
-    if (p->context && (p->context_mark.line + 1 != (size_t)line ||
-                       p->context_mark.column + 1 != (size_t)col))
-        return fail_at(c, line, col, NULL, "YAML syntax error: %s (%s started at line %d, column %d)",
+    if (p->context &&
+        (p->context_mark.line + 1 != (size_t)line || p->context_mark.column + 1 != (size_t)col))
+        return fail_at(c, line, col, NULL,
+                       "YAML syntax error: %s (%s started at line %d, column %d)",
                        p->problem ? p->problem : "invalid YAML", p->context,
                        (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
     if (p->context)
@@ -464,8 +459,8 @@ static int set_int(walk_ctx *c, const key_def *k, const node *v, const char *fie
                        printable(v->value, v->len, q, sizeof(q)));
     r = parse_decimal(v, &x, &neg);
     if (r == -EINVAL)
-        return fail_at(c, v->line, v->column, field, "%s: \"%s\" is not a decimal integer%s",
-                       field, printable(v->value, v->len, q, sizeof(q)),
+        return fail_at(c, v->line, v->column, field, "%s: \"%s\" is not a decimal integer%s", field,
+                       printable(v->value, v->len, q, sizeof(q)),
                        r == -EINVAL && v->len > 1 && v->value[neg] == '0' &&
                                v->value[neg + 1] >= '0' && v->value[neg + 1] <= '9'
                            ? " (leading zeros are not allowed)"
@@ -506,21 +501,19 @@ static int set_flags(walk_ctx *c, const key_def *k, const node *v, const char *f
 
     if (v->kind != NODE_SEQUENCE)
         return fail_at(c, v->line, v->column, field,
-                       "%s must be a list of flags, e.g. [nordahead], not %s", field,
-                       kind_name(v));
+                       "%s must be a list of flags, e.g. [nordahead], not %s", field, kind_name(v));
     for (size_t i = 0; i < v->n; i++) {
         const node *f = v->child[i];
         const flag_def *d = store_flags;
         if (f->kind != NODE_SCALAR)
-            return fail_at(c, f->line, f->column, field,
-                           "%s: each flag must be a name, not %s", field,
-                           kind_name(f));
+            return fail_at(c, f->line, f->column, field, "%s: each flag must be a name, not %s",
+                           field, kind_name(f));
         while (d->name && (strlen(d->name) != f->len || strcmp(d->name, f->value) != 0))
             d++;
         if (!d->name)
             return fail_at(c, f->line, f->column, field,
-                           "%s: unknown flag \"%s\" (expected one of: nordahead, writemap)",
-                           field, printable(f->value, f->len, q, sizeof(q)));
+                           "%s: unknown flag \"%s\" (expected one of: nordahead, writemap)", field,
+                           printable(f->value, f->len, q, sizeof(q)));
         if (d->refusal)
             return fail_at(c, f->line, f->column, field, "%s: \"%s\" is refused: %s", field,
                            d->name, d->refusal);
@@ -550,9 +543,8 @@ static int check_endpoint(walk_ctx *c, const key_def *k, const node *v, const ch
     (void)k;
     if (strncmp(v->value, "tcp://", 6) == 0 || strncmp(v->value, "ipc://", 6) == 0)
         return 0;
-    return fail_at(c, v->line, v->column, field,
-                   "%s \"%s\" must start with tcp:// or ipc://", field,
-                   printable(v->value, v->len, q, sizeof(q)));
+    return fail_at(c, v->line, v->column, field, "%s \"%s\" must start with tcp:// or ipc://",
+                   field, printable(v->value, v->len, q, sizeof(q)));
 }
 
 /* Convert and store one value for table row k. */
@@ -597,8 +589,8 @@ static int walk_pair(walk_ctx *c, const node *key, const node *val, const char *
         dotted(section, key->value, sub, sizeof(sub));
         if ((si = section_index(sub)) > 0 && strlen(sub) < sizeof(sub) - 1) {
             if (val->kind != NODE_MAPPING)
-                return fail_at(c, val->line, val->column, sub, "%s must be a mapping, not %s",
-                               sub, kind_name(val));
+                return fail_at(c, val->line, val->column, sub, "%s must be a mapping, not %s", sub,
+                               kind_name(val));
             c->section_node[si] = val;
             return walk_mapping(c, val, sub);
         }
@@ -648,14 +640,13 @@ static int check_required(walk_ctx *c, const node *root)
         dotted(k->section, k->key, field, sizeof(field));
         sec = c->section_node[section_index(k->section)];
         if (sec && k->section[0])
-            return fail_at(c, sec->line, sec->column, field,
-                           "missing required key \"%s\" in %s", k->key, k->section);
+            return fail_at(c, sec->line, sec->column, field, "missing required key \"%s\" in %s",
+                           k->key, k->section);
         if (sec)
-            return fail_at(c, sec->line, sec->column, field, "missing required key \"%s\"",
-                           k->key);
+            return fail_at(c, sec->line, sec->column, field, "missing required key \"%s\"", k->key);
         return fail_at(c, root->line, root->column, field,
-                       "missing required section \"%s\" (a mapping with at least: %s)",
-                       k->section, expected_required(k->section, exp, sizeof(exp)));
+                       "missing required section \"%s\" (a mapping with at least: %s)", k->section,
+                       expected_required(k->section, exp, sizeof(exp)));
     }
     return 0;
 }
@@ -798,8 +789,7 @@ fail:
                      "the file is larger than %d bytes; this is not a lienthong config",
                      LT_CONFIG_MAX_FILE_BYTES);
         else
-            snprintf(reterr->message, sizeof(reterr->message), "cannot read: %s",
-                     lt_strerror(r));
+            snprintf(reterr->message, sizeof(reterr->message), "cannot read: %s", lt_strerror(r));
     }
     return r;
 }

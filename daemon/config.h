@@ -5,6 +5,10 @@
  * `data_dir` and `ingest.endpoint` are required; every other key has the
  * default documented in config/README.md. Unknown keys, wrong types, duplicate
  * keys and out-of-range values are errors reported as FILE:LINE:COL (1-based).
+ * Strings are kept as written: a relative data_dir is relative to the working
+ * directory of the process that uses the config (the daemon, lienthongctl).
+ * Inputs are bounded: at most 1 MiB of file, 32 levels of nesting, 100000
+ * values; YAML anchors/aliases and more than one document are refused.
  */
 #ifndef LT_CONFIG_H
 #define LT_CONFIG_H
@@ -57,10 +61,14 @@ typedef struct lt_config {
     char *path;                     /* file this was loaded from */
 } lt_config;
 
-/* Load and check the YAML file at path.
- * [out] ret: on success a new config, caller frees with lt_config_free().
- * [out] reterr: on failure, file/line/column and message (may be NULL).
- * Returns 0, -errno when the file cannot be read, or LT_ERR_CONFIG. */
+/* Load and check the YAML file at path. Does not log.
+ * [out] ret: on success a new config, caller frees with lt_config_free();
+ *            untouched on failure.
+ * [out] reterr: on failure, file/line/column, field (dotted key, e.g.
+ *            ingest.sndhwm, or "") and message (may be NULL). Print it with
+ *            lt_diag_format(): "FILE:LINE:COL: message".
+ * Returns 0, -errno when the file cannot be read (-EFBIG above 1 MiB; diag
+ * has the file and message but no position), -ENOMEM, or LT_ERR_CONFIG. */
 int lt_config_load(const char *path, lt_config **ret, lt_diag *reterr);
 
 /* Same as lt_config_load for an in-memory document; name is used as the file

@@ -355,8 +355,7 @@ static void integer_bounds_are_inclusive(void **state)
     } keys[] = {
         { "ingest", "max_message_bytes", 1024, 67108864, offsetof(lt_config, max_message_bytes) },
         { "ingest", "heartbeat_ivl_ms", 0, 600000, offsetof(lt_config, heartbeat_ivl_ms) },
-        { "ingest", "heartbeat_timeout_ms", 0, 3600000,
-          offsetof(lt_config, heartbeat_timeout_ms) },
+        { "ingest", "heartbeat_timeout_ms", 0, 3600000, offsetof(lt_config, heartbeat_timeout_ms) },
         { "ingest", "sndhwm", 0, 10000000, offsetof(lt_config, sndhwm) },
         { "ingest", "rcvhwm", 0, 10000000, offsetof(lt_config, rcvhwm) },
         { "ingest", "shutdown_linger_ms", 0, 60000, offsetof(lt_config, shutdown_linger_ms) },
@@ -385,8 +384,8 @@ static void integer_bounds_are_inclusive(void **state)
             if (is_ingest)
                 snprintf(yaml, sizeof(yaml), REQ "  %s: %lld\n", keys[i].key, ok[j]);
             else
-                snprintf(yaml, sizeof(yaml), REQ "%s:\n  %s: %lld\n", keys[i].section,
-                         keys[i].key, ok[j]);
+                snprintf(yaml, sizeof(yaml), REQ "%s:\n  %s: %lld\n", keys[i].section, keys[i].key,
+                         ok[j]);
             if (parse(yaml, &cfg, err, sizeof(err)) != 0)
                 fail_msg("%s.%s = %lld: %s", keys[i].section, keys[i].key, ok[j], err);
             assert_int_equal(*(int64_t *)(void *)((char *)cfg + keys[i].off), ok[j]);
@@ -398,8 +397,8 @@ static void integer_bounds_are_inclusive(void **state)
             snprintf(yaml, sizeof(yaml), REQ "%s:\n  %s: %lld\n", keys[i].section, keys[i].key,
                      keys[i].max + 1);
         snprintf(want, sizeof(want), "t.yaml:%d:%d: %s.%s: %lld is out of range (%lld..%lld)",
-                 is_ingest ? 4 : 5, col, keys[i].section, keys[i].key, keys[i].max + 1,
-                 keys[i].min, keys[i].max);
+                 is_ingest ? 4 : 5, col, keys[i].section, keys[i].key, keys[i].max + 1, keys[i].min,
+                 keys[i].max);
         expect_error(yaml, want);
         if (keys[i].min == 0)
             continue;
@@ -409,8 +408,8 @@ static void integer_bounds_are_inclusive(void **state)
             snprintf(yaml, sizeof(yaml), REQ "%s:\n  %s: %lld\n", keys[i].section, keys[i].key,
                      keys[i].min - 1);
         snprintf(want, sizeof(want), "t.yaml:%d:%d: %s.%s: %lld is out of range (%lld..%lld)",
-                 is_ingest ? 4 : 5, col, keys[i].section, keys[i].key, keys[i].min - 1,
-                 keys[i].min, keys[i].max);
+                 is_ingest ? 4 : 5, col, keys[i].section, keys[i].key, keys[i].min - 1, keys[i].min,
+                 keys[i].max);
         expect_error(yaml, want);
     }
 }
@@ -430,6 +429,30 @@ static void unreadable_file_returns_errno_with_file_in_diag(void **state)
     assert_int_equal(lt_config_load(LT_SOURCE_DIR "/config", &cfg, &d), -EISDIR);
     assert_string_equal(d.file, LT_SOURCE_DIR "/config");
     assert_int_equal(lt_config_load("/nonexistent", &cfg, NULL), -ENOENT);
+}
+
+static void file_over_one_mib_is_refused(void **state)
+{
+    char path[] = "/tmp/lt-test-config-XXXXXX", out[1024], want[1024];
+    static char block[65536];
+    lt_config *cfg = NULL;
+    lt_diag d;
+    int fd = mkstemp(path);
+
+    (void)state;
+    assert_true(fd >= 0);
+    memset(block, '#', sizeof(block));
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(write(fd, block, sizeof(block)), (int)sizeof(block));
+    assert_int_equal(write(fd, "\n", 1), 1);
+    close(fd);
+    assert_int_equal(lt_config_load(path, &cfg, &d), -EFBIG);
+    unlink(path);
+    assert_null(cfg);
+    lt_diag_format(&d, out, sizeof(out));
+    snprintf(want, sizeof(want),
+             "%s: the file is larger than 1048576 bytes; this is not a lienthong config", path);
+    assert_string_equal(out, want);
 }
 
 static void load_reports_errors_under_the_file_name(void **state)
@@ -511,6 +534,7 @@ int main(void)
         cmocka_unit_test(durability_weakening_flags_are_refused),
         cmocka_unit_test(integer_bounds_are_inclusive),
         cmocka_unit_test(unreadable_file_returns_errno_with_file_in_diag),
+        cmocka_unit_test(file_over_one_mib_is_refused),
         cmocka_unit_test(load_reports_errors_under_the_file_name),
         cmocka_unit_test(long_and_binary_keys_are_quoted_safely),
         cmocka_unit_test(deep_nesting_is_refused_not_recursed),
