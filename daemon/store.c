@@ -387,7 +387,13 @@ int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms,
     MDB_txn *txn = t->txn;
     int rc;
 
-    if (n < 0 || strlen(ev->dossier_code) > maxkey)
+    size_t dlen = strlen(ev->dossier_code);
+
+    /* Both checks come before the first put: a put that fails half way
+     * leaves the log entry behind and breaks every later append in t. */
+    if (dlen == 0)
+        return -EINVAL;
+    if (n < 0 || dlen > maxkey)
         return -E2BIG;
     dk.mv_size = (size_t)n;
     dk.mv_data = kb;

@@ -107,8 +107,8 @@ uint64_t lt_store_next_seq(const lt_store_txn *t);
  * before the event (NULL for a new dossier), used for the status counters.
  * [out] ret_seq: the event's sequence number (== lt_store_next_seq() before).
  * Returns 0; LT_ERR_STORE_FULL (see careful above); -E2BIG when a key is
- * longer than LMDB can hold, checked before anything is written; LT_ERR_PANIC
- * or LT_ERR_STORE. */
+ * longer than LMDB can hold and -EINVAL for an empty dossier code, both
+ * checked before anything is written; LT_ERR_PANIC or LT_ERR_STORE. */
 int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms,
                     const lt_event *ev, const lt_dossier_state *prev,
                     const lt_dossier_state *state, uint64_t *ret_seq);
