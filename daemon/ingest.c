@@ -29,11 +29,11 @@
 typedef struct item {
     uint8_t routing_id[ROUTING_ID_MAX];
     size_t routing_id_len;
-    bool delimiter;           /* the client sent an empty frame before the payload */
-    lt_submission *sub;       /* NULL when it could not be decoded */
+    bool delimiter;     /* the client sent an empty frame before the payload */
+    lt_submission *sub; /* NULL when it could not be decoded */
     uint64_t request_id;
-    bool decided;             /* reply fixed before the transaction (decode/validation) */
-    int outcome;              /* LIENTHONG__V1__REPLY__OUTCOME__* */
+    bool decided; /* reply fixed before the transaction (decode/validation) */
+    int outcome;  /* LIENTHONG__V1__REPLY__OUTCOME__* */
     uint64_t seq;
     int code;
     char field[128];
@@ -44,13 +44,13 @@ struct lt_ingest {
     const lt_config *cfg;
     lt_store *store;
     void *sock;
-    void *monitor;            /* PAIR receiving the ROUTER's connection events */
-    int64_t hard_max;         /* ZMQ_MAXMSGSIZE */
+    void *monitor;    /* PAIR receiving the ROUTER's connection events */
+    int64_t hard_max; /* ZMQ_MAXMSGSIZE */
     lt_limits limits;
     item *items;
     size_t n_items;
     lt_ingest_counters counters;
-    uint64_t watchdog_usec;   /* 0 when systemd's watchdog is off */
+    uint64_t watchdog_usec; /* 0 when systemd's watchdog is off */
     int64_t last_watchdog_ms, last_status_ms;
     uint8_t reply_buf[REPLY_MAX];
 };
@@ -108,8 +108,8 @@ int lt_ingest_new(const lt_config *cfg, lt_store *store, void *zctx, lt_ingest *
     in->sock = zmq_socket(zctx, ZMQ_ROUTER);
     if (!in->items || !in->sock) {
         int r = in->sock ? -ENOMEM
-                         : lt_diag_set(reterr, LT_ERR_ZMQ, 0, "ingest.endpoint",
-                                       "zmq_socket: %s", zmq_strerror(errno));
+                         : lt_diag_set(reterr, LT_ERR_ZMQ, 0, "ingest.endpoint", "zmq_socket: %s",
+                                       zmq_strerror(errno));
         lt_ingest_free(&in);
         return r;
     }
@@ -125,8 +125,8 @@ int lt_ingest_new(const lt_config *cfg, lt_store *store, void *zctx, lt_ingest *
                             reterr)) < 0 ||
         (r = setsockopt_int(in->sock, ZMQ_HEARTBEAT_TIMEOUT, cfg->heartbeat_timeout_ms,
                             "HEARTBEAT_TIMEOUT", reterr)) < 0 ||
-        (r = setsockopt_int(in->sock, ZMQ_HEARTBEAT_TTL, cfg->heartbeat_timeout_ms,
-                            "HEARTBEAT_TTL", reterr)) < 0) {
+        (r = setsockopt_int(in->sock, ZMQ_HEARTBEAT_TTL, cfg->heartbeat_timeout_ms, "HEARTBEAT_TTL",
+                            reterr)) < 0) {
         lt_ingest_free(&in);
         return r;
     }
@@ -228,8 +228,9 @@ static void admit(lt_ingest *in, item *it, const uint8_t *data, size_t len, int6
     if (len > (size_t)in->cfg->max_message_bytes) {
         it->request_id = lt_codec_peek_request_id(data, len);
         char msg[160];
-        snprintf(msg, sizeof(msg), "message is %zu bytes; the limit is %" PRId64 " (ingest.max_message_bytes)",
-                 len, in->cfg->max_message_bytes);
+        snprintf(msg, sizeof(msg),
+                 "message is %zu bytes; the limit is %" PRId64 " (ingest.max_message_bytes)", len,
+                 in->cfg->max_message_bytes);
         reject(it, LIENTHONG__V1__ERROR_CODE__TOO_LARGE, "", msg);
         return;
     }
@@ -510,7 +511,8 @@ static void clear_batch(lt_ingest *in)
 static void notify(lt_ingest *in, bool force)
 {
     int64_t now = lt_time_now_ms();
-    if (in->watchdog_usec && (force || (now - in->last_watchdog_ms) * 2000 >= (int64_t)in->watchdog_usec)) {
+    if (in->watchdog_usec &&
+        (force || (now - in->last_watchdog_ms) * 2000 >= (int64_t)in->watchdog_usec)) {
         sd_notify(0, "WATCHDOG=1");
         in->last_watchdog_ms = now;
     }
@@ -645,8 +647,8 @@ int lt_ingest_run(lt_ingest *in, int sigfd)
             }
             reply_batch(in);
             in->counters.batches++;
-            lt_log_debug("batch committed events=%zu last_seq=%" PRIu64 " ms=%" PRId64,
-                         in->n_items, lt_store_last_seq(in->store), lt_time_now_ms() - t0);
+            lt_log_debug("batch committed events=%zu last_seq=%" PRIu64 " ms=%" PRId64, in->n_items,
+                         lt_store_last_seq(in->store), lt_time_now_ms() - t0);
             clear_batch(in);
         }
         notify(in, false);

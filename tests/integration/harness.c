@@ -106,8 +106,8 @@ void lt_h_start(lt_h *h)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     lt_h_check(strlen(notify_path) < sizeof(sa.sun_path), "path too long: %s", notify_path);
     memcpy(sa.sun_path, notify_path, strlen(notify_path) + 1);
-    lt_h_check(ns >= 0 && bind(ns, (struct sockaddr *)&sa, sizeof(sa)) == 0,
-               "notify socket %s: %s", notify_path, strerror(errno));
+    lt_h_check(ns >= 0 && bind(ns, (struct sockaddr *)&sa, sizeof(sa)) == 0, "notify socket %s: %s",
+               notify_path, strerror(errno));
     setenv("NOTIFY_SOCKET", notify_path, 1);
     const char *argv[] = {getenv("LT_DAEMON"), "-c", h->config, NULL};
     h->pid = lt_h_spawn(h, argv);

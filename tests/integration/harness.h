@@ -19,13 +19,13 @@
 #include <sys/types.h>
 
 typedef struct lt_h {
-    char dir[256];        /* temp dir, removed by lt_h_free() unless LT_KEEP_TMP is set */
-    char config[300];     /* dir/lienthong.yaml */
-    char data_dir[300];   /* dir/data */
-    char log[300];        /* dir/daemon.log: the daemon's stderr, appended across restarts */
-    char endpoint[320];   /* ipc://dir/ingest.sock unless the test chose tcp */
-    char extra_yaml[2048];/* appended to the generated config */
-    pid_t pid;            /* running daemon or 0 */
+    char dir[256];         /* temp dir, removed by lt_h_free() unless LT_KEEP_TMP is set */
+    char config[300];      /* dir/lienthong.yaml */
+    char data_dir[300];    /* dir/data */
+    char log[300];         /* dir/daemon.log: the daemon's stderr, appended across restarts */
+    char endpoint[320];    /* ipc://dir/ingest.sock unless the test chose tcp */
+    char extra_yaml[2048]; /* appended to the generated config */
+    pid_t pid;             /* running daemon or 0 */
     void *zctx;
 } lt_h;
 

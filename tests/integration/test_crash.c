@@ -28,7 +28,7 @@ enum { UNSENT = 0, PENDING, ACKED };
 static unsigned char state[MAX_EVENTS];
 static uint64_t acked_seq[MAX_EVENTS];
 static unsigned char stored_count[MAX_EVENTS];
-static int expect_dup[MAX_EVENTS]; /* after a restart: 1 stored before resend, -1 not, 0 n/a */
+static int expect_dup[MAX_EVENTS];      /* after a restart: 1 stored before resend, -1 not, 0 n/a */
 static unsigned char owner[MAX_EVENTS]; /* client (and sender) that publishes it */
 static int n_events;
 
@@ -123,7 +123,8 @@ static void run_round(lt_h *h, int kill_after_ms, bool final)
     for (int n = 0; n < n_events; n++)
         pending += state[n] == PENDING;
     for (int i = 0; i < CLIENTS; i++) {
-        cl[i] = (client){.sock = lt_h_client(h), .queue = malloc(sizeof(int) * (size_t)(pending + 1))};
+        cl[i] =
+            (client){.sock = lt_h_client(h), .queue = malloc(sizeof(int) * (size_t)(pending + 1))};
     }
     for (int n = 0, k = 0; n < n_events; n++)
         if (state[n] == PENDING) {
@@ -236,8 +237,9 @@ int main(void)
             acked += state[n] == ACKED;
             pending += state[n] == PENDING;
         }
-        printf("round %d/%d: killed after %d ms, %d new events, %d acknowledged, %d unacknowledged\n",
-               r + 1, rounds, kill_after, n_events - before, acked, pending);
+        printf(
+            "round %d/%d: killed after %d ms, %d new events, %d acknowledged, %d unacknowledged\n",
+            r + 1, rounds, kill_after, n_events - before, acked, pending);
         fflush(stdout);
     }
     /* final round: resend everything unacknowledged, let it finish, stop cleanly */

@@ -78,8 +78,7 @@ static void test_publish_and_dedupe(lt_h *h, void *c)
                (unsigned long long)ds->events);
     lienthong__v1__dossier_state__free_unpacked(ds, NULL);
     lt_stored_event *se = NULL;
-    lt_h_check(lt_store_get_event(t, seq, &se) == 0, "event %llu missing",
-               (unsigned long long)seq);
+    lt_h_check(lt_store_get_event(t, seq, &se) == 0, "event %llu missing", (unsigned long long)seq);
     lt_h_check(strcmp(se->sender, "dept.hcm") == 0 && strcmp(se->event->event_id, "E-1") == 0,
                "stored event has sender %s event_id %s", se->sender, se->event->event_id);
     lt_h_check(strcmp(se->event->status->applicant->id_number, "079123456789") == 0,
@@ -221,7 +220,8 @@ static void test_rejections(lt_h *h, void *c)
 
     /* a rejected event changed nothing: only R-t1 was stored */
     lt_store_stats_get(st, &stats);
-    lt_h_check(stats.last_seq == before + 1, "rejections changed the store: last_seq %llu, want %llu",
+    lt_h_check(stats.last_seq == before + 1,
+               "rejections changed the store: last_seq %llu, want %llu",
                (unsigned long long)stats.last_seq, (unsigned long long)before + 1);
     lt_store_close(&st);
     lt_h_check(lt_h_log_contains(h, "code=BAD_TRANSITION field=event.status.status"),
@@ -323,7 +323,8 @@ static void test_pipelining(lt_h *h, void *c)
         lt_reply *r = lt_h_recv(c, 10000);
         lt_h_check(r, "reply %d of %d missing", i, N);
         uint64_t k = r->request_id - base;
-        lt_h_check(k < N && !seen[k], "unexpected request_id %llu", (unsigned long long)r->request_id);
+        lt_h_check(k < N && !seen[k], "unexpected request_id %llu",
+                   (unsigned long long)r->request_id);
         seen[k] = true;
         accepted += r->outcome == OUT(ACCEPTED);
         lt_h_check(r->outcome == OUT(ACCEPTED), "P-%llu: %s %s", (unsigned long long)k,
@@ -457,7 +458,8 @@ int main(void)
     lt_h h;
     lt_h_init(&h, "ingest", "ingest:\n  max_message_bytes: 65536\n");
     /* ingest: is already a key: rewrite the extra as part of it */
-    snprintf(h.extra_yaml, sizeof(h.extra_yaml), "  max_message_bytes: 65536\nlog:\n  level: debug\n");
+    snprintf(h.extra_yaml, sizeof(h.extra_yaml),
+             "  max_message_bytes: 65536\nlog:\n  level: debug\n");
     lt_h_start(&h);
     void *c = lt_h_client(&h);
     test_publish_and_dedupe(&h, c);
