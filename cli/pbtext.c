@@ -853,12 +853,17 @@ const char *lt_pbtext_mask(const char *s, char *buf, size_t size)
     return buf;
 }
 
-static bool masked(const lt_pbtext_text_opts *o, const char *name)
+static bool listed(const char *const *list, const char *name)
 {
-    for (const char *const *p = o && o->mask ? o->mask : NULL; p && *p; p++)
+    for (const char *const *p = list; p && *p; p++)
         if (!strcmp(*p, name))
             return true;
     return false;
+}
+
+static bool masked(const lt_pbtext_text_opts *o, const char *name)
+{
+    return o && listed(o->mask, name);
 }
 
 /* A string is written bare when it is a simple token, else JSON-quoted. */
@@ -891,9 +896,10 @@ static void text_value(FILE *f, const ProtobufCFieldDescriptor *fd, const void *
         fprintf(f, "<%zu bytes>", b->len);
     } else if (fd->type == PROTOBUF_C_TYPE_MESSAGE) {
         const ProtobufCMessage *m = *(const ProtobufCMessage *const *)v;
+        lt_pbtext_text_opts sub = { .mask = o ? o->mask : NULL };
         fputc('{', f);
         if (m)
-            lt_pbtext_write_text(f, m, o);
+            lt_pbtext_write_text(f, m, &sub);
         fputc('}', f);
     }
 }
@@ -906,6 +912,8 @@ int lt_pbtext_write_text(FILE *f, const ProtobufCMessage *m, const lt_pbtext_tex
 
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *fd = &d->fields[i];
+        if (o && listed(o->skip, fd->name))
+            continue;
         if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
             size_t n = *(const size_t *)(base + fd->quantifier_offset);
             const char *arr = *(const char *const *)(base + fd->offset);

@@ -79,6 +79,8 @@ int lt_pbtext_write_json_string(FILE *f, const char *s, size_t len);
 typedef struct lt_pbtext_text_opts {
     const char *const *mask; /* NULL-terminated list of field names whose string
                                 values are masked (e.g. "id_number"), or NULL */
+    const char *const *skip; /* NULL-terminated list of top-level field names left
+                                out (already shown by the caller), or NULL */
 } lt_pbtext_text_opts;
 
 /* Write m compactly on one line: `a=1 b="two words" sub={c=X} list=[{..} {..}]`
