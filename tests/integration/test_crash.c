@@ -9,6 +9,7 @@
  * attempted must be empty, every event is stored once with the seq its
  * acknowledgement named, and the log's sequence has no holes.
  *
+ * One more round ends with SIGTERM under load and must exit 0.
  * LT_CRASH_ROUNDS (default 20) and LT_CRASH_SEED (default: time) tune it;
  * e.g. LT_CRASH_ROUNDS=500 build/bin/test_crash for a long run by hand.
  */
@@ -62,6 +63,7 @@ typedef struct client {
 } client;
 
 static int dup_seen, resent_accepted;
+static int stop_signal = SIGKILL; /* how a non-final round ends */
 
 static void on_reply(client *c, lt_reply *r)
 {
@@ -174,7 +176,10 @@ static void run_round(lt_h *h, int kill_after_ms, bool final)
     }
     if (!final) {
         lt_h_check(lt_h_alive(h), "daemon died before the kill; log %s", h->log);
-        lt_h_check(lt_h_stop(h, SIGKILL) == 128 + SIGKILL, "kill -9 did not kill");
+        if (stop_signal == SIGKILL)
+            lt_h_check(lt_h_stop(h, SIGKILL) == 128 + SIGKILL, "kill -9 did not kill");
+        else
+            lt_h_check(lt_h_stop(h, stop_signal) == 0, "SIGTERM under load did not exit 0");
         /* replies already delivered before the kill are real acknowledgements */
         for (int i = 0; i < CLIENTS; i++) {
             lt_reply *rep;
@@ -242,6 +247,11 @@ int main(void)
             r + 1, rounds, kill_after, n_events - before, acked, pending);
         fflush(stdout);
     }
+    /* one round stopped with SIGTERM under the same load: clean exit, same checks */
+    stop_signal = SIGTERM;
+    run_round(&h, 200, false);
+    stop_signal = SIGKILL;
+    printf("SIGTERM round: exit 0\n");
     /* final round: resend everything unacknowledged, let it finish, stop cleanly */
     run_round(&h, 0, true);
     lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM did not exit 0");
