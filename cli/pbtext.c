@@ -312,11 +312,14 @@ static int parse_map(pctx *c, yaml_node_t *n, const ProtobufCFieldDescriptor *f,
         r = parse_value(c, k, &ed->fields[0], depth, (char *)e + ed->fields[0].offset);
         if (!r && ed->fields[0].quantifier_offset)
             *(protobuf_c_boolean *)((char *)e + ed->fields[0].quantifier_offset) = 1;
-        if (!r && !is_null(v)) {
+        /* map values have no presence: a null value is the type's zero */
+        if (!r && ed->fields[1].quantifier_offset)
+            *(protobuf_c_boolean *)((char *)e + ed->fields[1].quantifier_offset) = 1;
+        if (!r && !is_null(v))
             r = parse_value(c, v, &ed->fields[1], depth, (char *)e + ed->fields[1].offset);
-            if (!r && ed->fields[1].quantifier_offset)
-                *(protobuf_c_boolean *)((char *)e + ed->fields[1].quantifier_offset) = 1;
-        }
+        else if (!r && ed->fields[1].type == PROTOBUF_C_TYPE_STRING &&
+                 !(*(char **)((char *)e + ed->fields[1].offset) = strdup("")))
+            r = -ENOMEM;
         if (r < 0)
             return r;
         path_pop(c, mark);
@@ -648,6 +651,16 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return k;
 }
 
+/* Code point of a valid k-byte UTF-8 sequence. */
+static unsigned utf8_decode(const unsigned char *s, size_t k)
+{
+    unsigned cp = s[0] & (0x7f >> k);
+
+    for (size_t i = 1; i < k; i++)
+        cp = (cp << 6) | (s[i] & 0x3f);
+    return cp;
+}
+
 int lt_pbtext_write_json_string(FILE *f, const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -673,7 +686,14 @@ int lt_pbtext_write_json_string(FILE *f, const char *s, size_t len)
                 i++;
                 continue;
             }
-            fwrite(p + i, 1, k, f);
+            unsigned cp = utf8_decode(p + i, k);
+            /* C1 controls, YAML line breaks (NEL, LS, PS), BOM and non-characters
+             * would be folded or refused by a YAML reader: escape them */
+            if (cp <= 0x9f || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff || cp == 0xfffe ||
+                cp == 0xffff)
+                fprintf(f, "\\u%04x", cp);
+            else
+                fwrite(p + i, 1, k, f);
             i += k;
             continue;
         } else {

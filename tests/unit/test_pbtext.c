@@ -272,6 +272,11 @@ static void message_to_json_to_message_round_trips(void **state)
     round_trip(land_json);
     round_trip("version: 0\nrequest_id: 0\nevent: {event_id: \"\", result: {amount: 0}}\n");
     round_trip("event: {status: {note: \"tab\\there \\u0001 \\\\ end\"}}\n");
+    /* fuzzer findings: a null map value is "", and YAML line breaks inside a
+     * string (NEL, LS, PS) must be escaped or a reader folds them to spaces */
+    round_trip("event: {status: {data: {a: ~, b: \"\"}}}\n");
+    round_trip("event: {status: {note: \"nel\\u0085 ls\\u2028 ps\\u2029 bom\\ufeff c1\\u0080 "
+               "del\\u007f\"}}\n");
 }
 
 static void json_output_is_exact(void **state)
