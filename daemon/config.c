@@ -26,8 +26,8 @@
 #include <yaml.h>
 
 #define LT_CONFIG_MAX_FILE_BYTES (1 << 20) /* a config is a few KB; refuse anything huge */
-#define LT_CONFIG_MAX_DEPTH      32        /* nesting of mappings and sequences */
-#define LT_CONFIG_MAX_NODES      100000    /* scalars + collections in one file */
+#define LT_CONFIG_MAX_DEPTH 32             /* nesting of mappings and sequences */
+#define LT_CONFIG_MAX_NODES 100000         /* scalars + collections in one file */
 
 /* ---- the parsed tree ---- */
 
@@ -81,43 +81,41 @@ static int check_endpoint(walk_ctx *c, const key_def *k, const node *v, const ch
 #define OFF(f) offsetof(lt_config, f)
 
 static const flag_def store_flags[] = {
-    { "nordahead", LT_CONFIG_STORE_NORDAHEAD, NULL },
-    { "writemap", LT_CONFIG_STORE_WRITEMAP, NULL },
-    { "nosync", 0, "it would let an acknowledged event be lost on power failure" },
-    { "nometasync", 0, "it would let an acknowledged event be lost on power failure" },
-    { "mapasync", 0, "it would let an acknowledged event be lost on power failure" },
-    { NULL, 0, NULL },
+    {"nordahead", LT_CONFIG_STORE_NORDAHEAD, NULL},
+    {"writemap", LT_CONFIG_STORE_WRITEMAP, NULL},
+    {"nosync", 0, "it would let an acknowledged event be lost on power failure"},
+    {"nometasync", 0, "it would let an acknowledged event be lost on power failure"},
+    {"mapasync", 0, "it would let an acknowledged event be lost on power failure"},
+    {NULL, 0, NULL},
 };
 
 /* Sections in the order an operator reads them; "" is the document root. */
-static const char *const sections[] = { "", "ingest", "batch", "store", "validation", "log" };
+static const char *const sections[] = {"", "ingest", "batch", "store", "validation", "log"};
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 static const key_def keys[] = {
-    { "", "data_dir", KEY_STRING, true, 0, 0, 0, OFF(data_dir), NULL },
-    { "ingest", "endpoint", KEY_STRING, true, 0, 0, 0, OFF(ingest_endpoint), check_endpoint },
-    { "ingest", "max_message_bytes", KEY_INT, false, 1024, 67108864, 262144, OFF(max_message_bytes),
-      NULL },
-    { "ingest", "heartbeat_ivl_ms", KEY_INT, false, 0, 600000, 5000, OFF(heartbeat_ivl_ms), NULL },
-    { "ingest", "heartbeat_timeout_ms", KEY_INT, false, 0, 3600000, 15000,
-      OFF(heartbeat_timeout_ms), NULL },
-    { "ingest", "sndhwm", KEY_INT, false, 0, 10000000, 100000, OFF(sndhwm), NULL },
-    { "ingest", "rcvhwm", KEY_INT, false, 0, 10000000, 100000, OFF(rcvhwm), NULL },
-    { "ingest", "shutdown_linger_ms", KEY_INT, false, 0, 60000, 0, OFF(shutdown_linger_ms), NULL },
-    { "batch", "max_events", KEY_INT, false, 1, 65536, 1024, OFF(batch_max_events), NULL },
-    { "batch", "max_bytes", KEY_INT, false, 65536, 1073741824, 8388608, OFF(batch_max_bytes),
-      NULL },
-    { "batch", "max_wait_us", KEY_INT, false, 0, 1000000, 0, OFF(batch_max_wait_us), NULL },
-    { "store", "map_size_mb", KEY_INT, false, 1, 1048576, 1024, OFF(map_size_mb), NULL },
-    { "store", "max_readers", KEY_INT, false, 1, 4096, 126, OFF(max_readers), NULL },
-    { "store", "flags", KEY_FLAGS, false, 0, 0, 0, OFF(store_flags), NULL },
-    { "validation", "clock_skew_s", KEY_INT, false, 0, 86400, 300, OFF(clock_skew_s), NULL },
-    { "validation", "max_field_bytes", KEY_INT, false, 16, 250, 200, OFF(max_field_bytes), NULL },
-    { "validation", "max_text_bytes", KEY_INT, false, 64, 1048576, 4096, OFF(max_text_bytes),
-      NULL },
-    { "validation", "max_attachments", KEY_INT, false, 0, 1024, 64, OFF(max_attachments), NULL },
-    { "validation", "max_data_entries", KEY_INT, false, 0, 4096, 128, OFF(max_data_entries), NULL },
-    { "log", "level", KEY_LOG_LEVEL, false, 0, 0, LT_LOG_INFO, OFF(log_level), NULL },
+    {"", "data_dir", KEY_STRING, true, 0, 0, 0, OFF(data_dir), NULL},
+    {"ingest", "endpoint", KEY_STRING, true, 0, 0, 0, OFF(ingest_endpoint), check_endpoint},
+    {"ingest", "max_message_bytes", KEY_INT, false, 1024, 67108864, 262144, OFF(max_message_bytes),
+     NULL},
+    {"ingest", "heartbeat_ivl_ms", KEY_INT, false, 0, 600000, 5000, OFF(heartbeat_ivl_ms), NULL},
+    {"ingest", "heartbeat_timeout_ms", KEY_INT, false, 0, 3600000, 15000, OFF(heartbeat_timeout_ms),
+     NULL},
+    {"ingest", "sndhwm", KEY_INT, false, 0, 10000000, 100000, OFF(sndhwm), NULL},
+    {"ingest", "rcvhwm", KEY_INT, false, 0, 10000000, 100000, OFF(rcvhwm), NULL},
+    {"ingest", "shutdown_linger_ms", KEY_INT, false, 0, 60000, 0, OFF(shutdown_linger_ms), NULL},
+    {"batch", "max_events", KEY_INT, false, 1, 65536, 1024, OFF(batch_max_events), NULL},
+    {"batch", "max_bytes", KEY_INT, false, 65536, 1073741824, 8388608, OFF(batch_max_bytes), NULL},
+    {"batch", "max_wait_us", KEY_INT, false, 0, 1000000, 0, OFF(batch_max_wait_us), NULL},
+    {"store", "map_size_mb", KEY_INT, false, 1, 1048576, 1024, OFF(map_size_mb), NULL},
+    {"store", "max_readers", KEY_INT, false, 1, 4096, 126, OFF(max_readers), NULL},
+    {"store", "flags", KEY_FLAGS, false, 0, 0, 0, OFF(store_flags), NULL},
+    {"validation", "clock_skew_s", KEY_INT, false, 0, 86400, 300, OFF(clock_skew_s), NULL},
+    {"validation", "max_field_bytes", KEY_INT, false, 16, 250, 200, OFF(max_field_bytes), NULL},
+    {"validation", "max_text_bytes", KEY_INT, false, 64, 1048576, 4096, OFF(max_text_bytes), NULL},
+    {"validation", "max_attachments", KEY_INT, false, 0, 1024, 64, OFF(max_attachments), NULL},
+    {"validation", "max_data_entries", KEY_INT, false, 0, 4096, 128, OFF(max_data_entries), NULL},
+    {"log", "level", KEY_LOG_LEVEL, false, 0, 0, LT_LOG_INFO, OFF(log_level), NULL},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -324,7 +322,7 @@ static int build_tree(walk_ctx *c, const char *text, size_t len, node **ret, yam
 {
     yaml_parser_t p;
     yaml_event_t ev;
-    build_state b = { .depth = 0 };
+    build_state b = {.depth = 0};
     int r = 0;
     bool done = false;
 
@@ -679,7 +677,7 @@ void lt_config_free(lt_config **p)
 int lt_config_parse(const char *name, const char *text, size_t len, lt_config **ret,
                     lt_diag *reterr)
 {
-    walk_ctx c = { .diag = reterr, .file = name ? name : "<config>" };
+    walk_ctx c = {.diag = reterr, .file = name ? name : "<config>"};
     node *root = NULL;
     yaml_mark_t doc;
     int r;

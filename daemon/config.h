@@ -27,38 +27,39 @@ enum {
 };
 
 typedef struct lt_config {
-    char *data_dir;                 /* directory holding the LMDB files */
+    char *data_dir; /* directory holding the LMDB files */
 
     /* ingest: the ROUTER socket department systems publish to */
-    char *ingest_endpoint;          /* tcp://... or ipc://... */
-    int64_t max_message_bytes;      /* default 262144; larger gets TOO_LARGE */
-    int64_t heartbeat_ivl_ms;       /* default 5000; 0 disables */
-    int64_t heartbeat_timeout_ms;   /* default 15000 */
-    int64_t sndhwm;                 /* default 100000 */
-    int64_t rcvhwm;                 /* default 100000 */
-    int64_t shutdown_linger_ms;     /* default 0: unsent acks are dropped at exit */
+    char *ingest_endpoint;        /* tcp://... or ipc://... */
+    int64_t max_message_bytes;    /* default 262144; larger gets TOO_LARGE */
+    int64_t heartbeat_ivl_ms;     /* default 5000; 0 disables */
+    int64_t heartbeat_timeout_ms; /* default 15000 */
+    int64_t sndhwm;               /* default 100000 */
+    int64_t rcvhwm;               /* default 100000 */
+    int64_t shutdown_linger_ms;   /* default 0: unsent acks are dropped at exit */
 
     /* batch: group commit bounds */
-    int64_t batch_max_events;       /* default 1024 */
-    int64_t batch_max_bytes;        /* default 8 MiB */
-    int64_t batch_max_wait_us;      /* default 0: commit what is waiting, do not linger */
+    int64_t batch_max_events;  /* default 1024 */
+    int64_t batch_max_bytes;   /* default 8 MiB */
+    int64_t batch_max_wait_us; /* default 0: commit what is waiting, do not linger */
 
     /* store: LMDB */
-    int64_t map_size_mb;            /* default 1024 */
-    int64_t max_readers;            /* default 126 */
-    unsigned store_flags;           /* LT_CONFIG_STORE_* from store.flags, default none */
+    int64_t map_size_mb;  /* default 1024 */
+    int64_t max_readers;  /* default 126 */
+    unsigned store_flags; /* LT_CONFIG_STORE_* from store.flags, default none */
 
     /* validation */
-    int64_t clock_skew_s;           /* default 300 */
-    int64_t max_field_bytes;        /* default 200, at most 250: ids, codes, names (sender+event_id is one LMDB key, max 511 bytes) */
-    int64_t max_text_bytes;         /* default 4096: note, uri, data values */
-    int64_t max_attachments;        /* default 64 */
-    int64_t max_data_entries;       /* default 128 */
+    int64_t clock_skew_s;     /* default 300 */
+    int64_t max_field_bytes;  /* default 200, at most 250: ids, codes, names (sender+event_id is one
+                                 LMDB key, max 511 bytes) */
+    int64_t max_text_bytes;   /* default 4096: note, uri, data values */
+    int64_t max_attachments;  /* default 64 */
+    int64_t max_data_entries; /* default 128 */
 
     /* log */
-    int log_level;                  /* LT_LOG_*, default info */
+    int log_level; /* LT_LOG_*, default info */
 
-    char *path;                     /* file this was loaded from */
+    char *path; /* file this was loaded from */
 } lt_config;
 
 /* Load and check the YAML file at path. Does not log.
