@@ -392,7 +392,7 @@ static const char *const allowed_to[11] = {
 
 static bool expect_allowed(int from, int to)
 {
-    char buf[8];
+    char buf[16];
     const char *p = allowed_to[from];
 
     snprintf(buf, sizeof(buf), "%d", to);
