@@ -111,9 +111,13 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *ret)
 
 uint64_t lt_codec_peek_request_id(const uint8_t *buf, size_t len)
 {
-    const uint8_t *p = buf, *end = buf + len;
+    const uint8_t *p, *end;
     uint64_t tag, v;
 
+    if (!buf) /* an empty ZeroMQ frame may have no data pointer; NULL + 0 is UB */
+        return 0;
+    p = buf;
+    end = buf + len;
     while (p < end) {
         if (read_varint(&p, end, &tag) < 0)
             return 0;
