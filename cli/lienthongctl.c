@@ -561,18 +561,33 @@ static int open_store(ctl *c, lt_store **ret)
     return 0;
 }
 
+/* Print label, then m's fields (if any) after one space. */
+static void print_labelled(const char *label, const ProtobufCMessage *m,
+                           const lt_pbtext_text_opts *o)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    fputs(label, stdout);
+    if (!f)
+        return;
+    lt_pbtext_write_text(f, m, o);
+    fclose(f);
+    if (buf && len)
+        printf(" %s", buf);
+    free(buf);
+}
+
 /* One-line summary of an event body for human output. */
 static void print_body(const lt_event *ev)
 {
-    if (ev->body_case == LIENTHONG__V1__EVENT__BODY_STATUS && ev->status) {
-        printf("%s ", lt_status_name(ev->status->status));
-        lt_pbtext_write_text(stdout, &ev->status->base, &human_status);
-    } else if (ev->body_case == LIENTHONG__V1__EVENT__BODY_RESULT && ev->result) {
-        printf("RESULT ");
-        lt_pbtext_write_text(stdout, &ev->result->base, &human);
-    } else {
+    if (ev->body_case == LIENTHONG__V1__EVENT__BODY_STATUS && ev->status)
+        print_labelled(lt_status_name(ev->status->status), &ev->status->base, &human_status);
+    else if (ev->body_case == LIENTHONG__V1__EVENT__BODY_RESULT && ev->result)
+        print_labelled("RESULT", &ev->result->base, &human);
+    else
         printf("(no body)");
-    }
 }
 
 static const char *str_or_dash(const char *s)
