@@ -202,6 +202,11 @@ static void decode_empty_frame_gives_empty_submission(void **state)
     assert_false(sub->has_version);
     assert_null(sub->event);
     lienthong__v1__submission__free_unpacked(sub, NULL);
+    /* an empty ZeroMQ frame may come without a data pointer */
+    sub = NULL;
+    assert_int_equal(lt_codec_decode_submission(NULL, 0, &sub, NULL), 0);
+    assert_non_null(sub);
+    lienthong__v1__submission__free_unpacked(sub, NULL);
 }
 
 static void unknown_field_at_top_level_is_named(void **state)
