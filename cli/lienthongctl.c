@@ -42,7 +42,7 @@ typedef struct ctl {
     bool json;
     uint64_t window, timeout_ms, from, limit;
     const char *sender;
-    lt_config *cfg;          /* NULL when no config was needed or found */
+    lt_config *cfg; /* NULL when no config was needed or found */
 } ctl;
 
 static const char *const mask_fields[] = { "id_number", NULL };
@@ -134,8 +134,7 @@ static int load_config(ctl *c, bool overridden)
         else if (overridden)
             return 0;
         else {
-            errf("no config: neither %s nor %s exists; use -c FILE", DEFAULT_CONFIG,
-                 SYSTEM_CONFIG);
+            errf("no config: neither %s nor %s exists; use -c FILE", DEFAULT_CONFIG, SYSTEM_CONFIG);
             return -ENOENT;
         }
     }
@@ -153,19 +152,19 @@ static int load_config(ctl *c, bool overridden)
 /* ------------------------------------------------------------------ publish */
 
 typedef struct item {
-    uint8_t *buf;       /* packed Submission */
+    uint8_t *buf; /* packed Submission */
     size_t len;
     uint64_t request_id;
-    char *event_id;     /* for messages; "" when absent */
+    char *event_id; /* for messages; "" when absent */
     char *dossier;
-    int line;           /* where the document starts in the input */
+    int line; /* where the document starts in the input */
     bool sent, answered;
 } item;
 
 typedef struct batch {
     item *items;
     size_t n;
-    uint64_t *ids;      /* request_id of items[idx[i]], sorted, for matching */
+    uint64_t *ids; /* request_id of items[idx[i]], sorted, for matching */
     size_t *idx;
 } batch;
 
@@ -438,8 +437,7 @@ static int64_t now_ms(void)
 static int report_missing(const ctl *c, const batch *b, const tally *t)
 {
     fflush(stdout);
-    fprintf(stderr,
-            "lienthongctl: %s: no reply within %" PRIu64 " ms for %zu of %zu event(s)%s:",
+    fprintf(stderr, "lienthongctl: %s: no reply within %" PRIu64 " ms for %zu of %zu event(s)%s:",
             c->endpoint, c->timeout_ms, b->n - t->answered, b->n,
             t->answered ? "" : " (daemon unreachable?)");
     for (size_t i = 0; i < b->n; i++)
@@ -830,8 +828,15 @@ static int cmd_stats(ctl *c)
 /* ------------------------------------------------------------------ main */
 
 enum {
-    OPT_JSON = 256, OPT_ENDPOINT, OPT_DATA_DIR, OPT_WINDOW, OPT_SENDER, OPT_TIMEOUT, OPT_FROM,
-    OPT_LIMIT, OPT_VERSION,
+    OPT_JSON = 256,
+    OPT_ENDPOINT,
+    OPT_DATA_DIR,
+    OPT_WINDOW,
+    OPT_SENDER,
+    OPT_TIMEOUT,
+    OPT_FROM,
+    OPT_LIMIT,
+    OPT_VERSION,
 };
 
 /* Which command each command-specific option belongs to. */

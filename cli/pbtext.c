@@ -13,11 +13,11 @@
 /* ---------------------------------------------------------------- parsing */
 
 typedef struct pctx {
-    const char *name;     /* file name for diagnostics */
+    const char *name; /* file name for diagnostics */
     lt_diag *err;
     yaml_document_t *doc;
-    size_t nodes;         /* nodes visited in this document */
-    char path[128];       /* dotted path of the field being read */
+    size_t nodes;   /* nodes visited in this document */
+    char path[128]; /* dotted path of the field being read */
 } pctx;
 
 /* Record an error at node n: FILE:LINE:COL: path: message. */
@@ -107,8 +107,7 @@ static bool is_map_field(const ProtobufCFieldDescriptor *f)
     const ProtobufCMessageDescriptor *e = f->descriptor;
     return e->n_fields == 2 && !strcmp(e->fields[0].name, "key") && e->fields[0].id == 1 &&
            !strcmp(e->fields[1].name, "value") && e->fields[1].id == 2 &&
-           strlen(e->short_name) > 5 &&
-           !strcmp(e->short_name + strlen(e->short_name) - 5, "Entry");
+           strlen(e->short_name) > 5 && !strcmp(e->short_name + strlen(e->short_name) - 5, "Entry");
 }
 
 static size_t elem_size(ProtobufCType t)
@@ -190,8 +189,8 @@ static int parse_enum(pctx *c, const yaml_node_t *n, const ProtobufCEnumDescript
     return 0;
 }
 
-static int parse_message(pctx *c, yaml_node_t *n, const ProtobufCMessageDescriptor *d,
-                         int depth, ProtobufCMessage **ret);
+static int parse_message(pctx *c, yaml_node_t *n, const ProtobufCMessageDescriptor *d, int depth,
+                         ProtobufCMessage **ret);
 
 /* Parse one scalar or message value of field f into dst (fresh storage). */
 static int parse_value(pctx *c, yaml_node_t *n, const ProtobufCFieldDescriptor *f, int depth,
@@ -296,8 +295,7 @@ static int parse_map(pctx *c, yaml_node_t *n, const ProtobufCFieldDescriptor *f,
         if ((r = visit(c, k)) < 0 || (r = visit(c, v)) < 0)
             return r;
         if (k->type != YAML_SCALAR_NODE)
-            return fail(c, k, LT_ERR_INVALID, "map key must be a scalar, got a %s",
-                        kind_name(k));
+            return fail(c, k, LT_ERR_INVALID, "map key must be a scalar, got a %s", kind_name(k));
         size_t mark = path_push(c, sval(k), 0);
         for (size_t i = 0; i < *count; i++) {
             const char *prev = *(char **)((char *)(*arr)[i] + ed->fields[0].offset);
@@ -435,8 +433,8 @@ static int parse_pairs(pctx *c, yaml_node_t *n, const ProtobufCMessageDescriptor
 
 /* Parse mapping n into a new message of type d. On failure *ret may hold a
  * partial message, consistent enough for protobuf_c_message_free_unpacked(). */
-static int parse_message(pctx *c, yaml_node_t *n, const ProtobufCMessageDescriptor *d,
-                         int depth, ProtobufCMessage **ret)
+static int parse_message(pctx *c, yaml_node_t *n, const ProtobufCMessageDescriptor *d, int depth,
+                         ProtobufCMessage **ret)
 {
     unsigned char *seen;
     int r;
@@ -526,8 +524,8 @@ static int append_doc(lt_pbtext_doc **docs, size_t *n, size_t *cap, ProtobufCMes
         *docs = nd;
         *cap = nc;
     }
-    (*docs)[(*n)++] = (lt_pbtext_doc){ m, (int)root->start_mark.line + 1,
-                                       (int)root->start_mark.column + 1 };
+    (*docs)[(*n)++] =
+        (lt_pbtext_doc){ m, (int)root->start_mark.line + 1, (int)root->start_mark.column + 1 };
     return 0;
 }
 

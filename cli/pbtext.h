@@ -23,12 +23,12 @@
 #ifndef LT_PBTEXT_H
 #define LT_PBTEXT_H
 
-#include "error.h"
-
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+
+#include "error.h"
 
 #define LT_PBTEXT_MAX_DEPTH 32
 #define LT_PBTEXT_MAX_NODES 100000

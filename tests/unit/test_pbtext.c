@@ -179,15 +179,15 @@ static const struct {
       "t.yaml:1:44: event.status.attachments[1].nam: unknown field in lienthong.v1.Attachment" },
     { "event: {status: {attachments: [~]}}\n",
       "t.yaml:1:32: event.status.attachments[0]: null is not allowed in a list" },
-    { "- sender: a\n",
-      "t.yaml:1:1: expected a mapping (lienthong.v1.Submission), got a sequence" },
+    { "- sender: a\n", "t.yaml:1:1: expected a mapping (lienthong.v1.Submission), got a sequence" },
     { "? [a]\n: b\n", "t.yaml:1:3: field name must be a scalar, got a sequence" },
     { "sender: \"a\\0b\"\n", "t.yaml:1:9: sender: string contains a NUL character" },
     { "sender: [a\n",
       "t.yaml:2:1: YAML syntax: did not find expected ',' or ']' while parsing a flow sequence" },
     { "sender: a\n---\nsender: b\nbogus: 1\n",
       "t.yaml:4:1: bogus: unknown field in lienthong.v1.Submission" },
-    { "{\"sender\": \"a\", \"version\": \"x\"}\n", "t.yaml:1:28: version: \"x\" is not an integer" },
+    { "{\"sender\": \"a\", \"version\": \"x\"}\n",
+      "t.yaml:1:28: version: \"x\" is not an integer" },
 };
 
 static void every_error_names_file_line_column_and_field(void **state)
@@ -198,8 +198,8 @@ static void every_error_names_file_line_column_and_field(void **state)
         size_t n = 99;
         lt_diag d;
         char buf[1024];
-        int r = lt_pbtext_parse("t.yaml", bad_inputs[i].text, strlen(bad_inputs[i].text),
-                                SUB_DESC, NULL, NULL, &docs, &n, &d);
+        int r = lt_pbtext_parse("t.yaml", bad_inputs[i].text, strlen(bad_inputs[i].text), SUB_DESC,
+                                NULL, NULL, &docs, &n, &d);
         assert_true(r == LT_ERR_INVALID || r == LT_ERR_MALFORMED);
         assert_ptr_equal(docs, (lt_pbtext_doc *)0x1); /* untouched on failure */
         assert_int_equal(n, 99);
@@ -217,9 +217,9 @@ static void yaml_error_is_malformed_and_invalid_utf8_is_located(void **state)
     lt_diag d;
     char buf[512];
     const char text[] = "sender: a\nnote: \xff\n";
-    assert_int_equal(lt_pbtext_parse("x.json", text, sizeof(text) - 1, SUB_DESC, NULL, NULL,
-                                     &docs, &n, &d),
-                     LT_ERR_MALFORMED);
+    assert_int_equal(
+        lt_pbtext_parse("x.json", text, sizeof(text) - 1, SUB_DESC, NULL, NULL, &docs, &n, &d),
+        LT_ERR_MALFORMED);
     lt_diag_format(&d, buf, sizeof(buf));
     assert_string_equal(buf, "x.json:2:7: YAML syntax: invalid leading UTF-8 octet");
 }
@@ -351,9 +351,9 @@ static void pick_chooses_message_type_per_document(void **state)
     const char text[] = "event_id: E9\n---\nevent: {event_id: E8}\n";
     lt_pbtext_doc *docs = NULL;
     size_t n = 0;
-    assert_int_equal(lt_pbtext_parse("t", text, sizeof(text) - 1, SUB_DESC, pick_event, NULL,
-                                     &docs, &n, NULL),
-                     0);
+    assert_int_equal(
+        lt_pbtext_parse("t", text, sizeof(text) - 1, SUB_DESC, pick_event, NULL, &docs, &n, NULL),
+        0);
     assert_int_equal(n, 2);
     assert_ptr_equal(docs[0].msg->descriptor, EV_DESC);
     assert_string_equal(((Lienthong__V1__Event *)docs[0].msg)->event_id, "E9");
