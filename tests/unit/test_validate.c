@@ -620,6 +620,21 @@ static void result_returned_needs_returned_at_and_keeps_finished_at(void **state
     assert_int_equal(next.returned_at, NOW - 60);
 }
 
+static void withdrawn_or_stopped_dossier_returns_without_finished_at(void **state)
+{
+    (void)state;
+    for (int from = 7; from <= 8; from++) {
+        lt_dossier_state cur = state_at(from), next;
+        lt_diag d;
+        fx_follow_up(10);
+        F.st.finished_at = NULL;
+        if (lt_validate_transition(&F.ev, &cur, 6, &next, &d) != 0)
+            fail_msg("%d -> 10 without finished_at: %s", from, d.message);
+        assert_false(next.has_finished_at);
+        assert_int_equal(next.returned_at, NOW - 60);
+    }
+}
+
 static void follow_up_may_move_due_at_but_not_received_at(void **state)
 {
     lt_dossier_state cur = state_at(4), next;
@@ -710,6 +725,7 @@ int main(void)
         cmocka_unit_test(empty_optional_times_on_a_follow_up_are_ignored),
         cmocka_unit_test(processed_needs_finished_at_not_before_received_at),
         cmocka_unit_test(result_returned_needs_returned_at_and_keeps_finished_at),
+        cmocka_unit_test(withdrawn_or_stopped_dossier_returns_without_finished_at),
         cmocka_unit_test(follow_up_may_move_due_at_but_not_received_at),
         cmocka_unit_test(dossier_keeps_its_procedure),
         cmocka_unit_test(result_for_unknown_dossier_is_refused),
