@@ -26,6 +26,50 @@ enum {
     LT_CONFIG_STORE_WRITEMAP = 1 << 1,  /* "writemap": MDB_WRITEMAP (still synced) */
 };
 
+#define LT_CONFIG_MAX_AGENCIES 32 /* a route's targets are a 32-bit set */
+
+/* agencies.NAME: one agency link. */
+typedef struct lt_config_agency {
+    char *name;                 /* the mapping key: [a-z0-9_-], at most 32 bytes */
+    char *adapter;              /* tax | land | portal; default: the name, if it is one */
+    char *transport;            /* zmq (default); http arrives with the portal issue */
+    char *endpoint;             /* the gateway: tcp://... or ipc://..., required for zmq */
+    char **senders;             /* submitters that are this agency: never routed back to it */
+    size_t n_senders;
+    int64_t window;             /* deliveries in flight, across dossiers; default 8 [1..1024] */
+    int64_t timeout_ms;         /* one attempt; default 10000 [100..600000] */
+    int64_t backoff_initial_ms; /* first retry delay; default 2000 [100..3600000] */
+    int64_t backoff_max_ms;     /* delay cap; default 3600000 [1000..86400000] */
+    int64_t max_attempts;       /* then dead letter; default 0 = no limit [0..1000000] */
+    int64_t max_age_s;          /* then dead letter; default 259200 (3 days) [60..31536000] */
+    int64_t down_after;         /* consecutive failed attempts before the link is down and
+                                   only probed; default 3 [1..1000] */
+    int line;                   /* where it is defined, for diagnostics */
+} lt_config_agency;
+
+enum {
+    LT_ROUTE_STATUS = 1 << 0, /* kinds: status events */
+    LT_ROUTE_RESULT = 1 << 1, /* kinds: result events */
+};
+
+/* routes[i]: every rule that matches an event adds its agencies (all-match). */
+typedef struct lt_config_route {
+    char *name;                 /* required, unique */
+    unsigned kinds;             /* LT_ROUTE_*; default both */
+    char **procedures;          /* exact codes or globs (fnmatch), any matches; none = all */
+    size_t n_procedures;
+    char **senders;             /* globs on the submission's sender; none = all */
+    size_t n_senders;
+    char **agency_codes;        /* globs on event.agency_code; none = all */
+    size_t n_agency_codes;
+    char **result_kinds;        /* exact result.kind values; none = all (results only) */
+    size_t n_result_kinds;
+    char **to;                  /* agency names, each configured; at least one */
+    size_t n_to;
+    uint32_t to_mask;           /* bit i = agencies[i], computed at load */
+    int line;
+} lt_config_route;
+
 typedef struct lt_config {
     char *data_dir; /* directory holding the LMDB files */
 
@@ -58,6 +102,20 @@ typedef struct lt_config {
 
     /* log */
     int log_level; /* LT_LOG_*, default info */
+
+    /* agencies and routes (issue 3); both may be empty: events are stored and counted */
+    lt_config_agency *agencies;
+    size_t n_agencies;
+    lt_config_route *routes;
+    size_t n_routes;
+
+    /* streams: the subscriber ROUTER and an optional live PUB */
+    char *streams_endpoint;     /* default NULL: no result streams */
+    char *streams_pub_endpoint; /* default NULL: no live PUB */
+    int64_t streams_max_credit; /* credit a subscriber may hold; default 10000 [1..1000000] */
+
+    /* control: lienthongctl's channel for pause/resume/requeue/drop/queues */
+    char *control_endpoint;     /* default "ipc://DATA_DIR/control.sock" */
 
     char *path; /* file this was loaded from */
 } lt_config;
