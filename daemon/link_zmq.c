@@ -1,0 +1,136 @@
+/* link_zmq.c - the ZeroMQ link transport: a DEALER connected to the agency
+ * gateway's ROUTER, one LinkRequest frame out, one LinkReply frame back.
+ *
+ * ZMQ_IMMEDIATE makes a send fail while no connection is up instead of
+ * queueing requests for a gateway that is down, so the engine sees the
+ * outage and probes instead of piling work into a pipe. Heartbeats detect a
+ * gateway that vanished without closing the connection. */
+#include "link.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LINK_REQUEST_MAX (4u << 20)
+
+typedef struct link_zmq {
+    lt_link base;
+    void *sock;
+    const lt_config_agency *agency;
+    uint8_t *buf;
+    size_t cap;
+} link_zmq;
+
+const lt_link_ops lt_link_zmq_ops;
+
+static int zopt(void *sock, int opt, int v)
+{
+    return zmq_setsockopt(sock, opt, &v, sizeof(v));
+}
+
+static void link_zmq_close(lt_link **p)
+{
+    link_zmq *l = (link_zmq *)*p;
+    if (l->sock)
+        zmq_close(l->sock);
+    free(l->buf);
+    free(l);
+    *p = NULL;
+}
+
+static int link_zmq_open(const lt_config_agency *a, void *zctx, lt_link **ret, lt_diag *reterr)
+{
+    link_zmq *l = calloc(1, sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    l->base.ops = &lt_link_zmq_ops;
+    l->agency = a;
+    l->sock = zmq_socket(zctx, ZMQ_DEALER);
+    int64_t maxmsg = LINK_REQUEST_MAX;
+    if (!l->sock || zopt(l->sock, ZMQ_IMMEDIATE, 1) < 0 || zopt(l->sock, ZMQ_LINGER, 0) < 0 ||
+        zopt(l->sock, ZMQ_SNDHWM, 10000) < 0 || zopt(l->sock, ZMQ_HEARTBEAT_IVL, 5000) < 0 ||
+        zopt(l->sock, ZMQ_HEARTBEAT_TIMEOUT, 15000) < 0 ||
+        zopt(l->sock, ZMQ_RECONNECT_IVL, 500) < 0 || zopt(l->sock, ZMQ_RECONNECT_IVL_MAX, 30000) < 0 ||
+        zmq_setsockopt(l->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0 ||
+        zmq_connect(l->sock, a->endpoint) < 0) {
+        int r = lt_diag_set(reterr, LT_ERR_ZMQ, 0, "endpoint", "agency %s: cannot connect %s: %s",
+                            a->name, a->endpoint, zmq_strerror(errno));
+        lt_link *b = &l->base;
+        link_zmq_close(&b);
+        return r;
+    }
+    *ret = &l->base;
+    return 0;
+}
+
+static int link_zmq_send(lt_link *b, const Lienthong__V1__LinkRequest *req)
+{
+    link_zmq *l = (link_zmq *)b;
+    size_t len = lienthong__v1__link_request__get_packed_size(req);
+    if (len > LINK_REQUEST_MAX)
+        return -E2BIG;
+    if (len > l->cap) {
+        uint8_t *nb = realloc(l->buf, len);
+        if (!nb)
+            return -ENOMEM;
+        l->buf = nb;
+        l->cap = len;
+    }
+    lienthong__v1__link_request__pack(req, l->buf);
+    if (zmq_send(l->sock, l->buf, len, ZMQ_DONTWAIT) < 0)
+        return errno == EAGAIN ? -EAGAIN : LT_ERR_ZMQ;
+    return 0;
+}
+
+static void link_zmq_pollitem(lt_link *b, zmq_pollitem_t *ret)
+{
+    link_zmq *l = (link_zmq *)b;
+    *ret = (zmq_pollitem_t){ l->sock, 0, ZMQ_POLLIN, 0 };
+}
+
+static int link_zmq_recv(lt_link *b, Lienthong__V1__LinkReply **ret)
+{
+    link_zmq *l = (link_zmq *)b;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, l->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return LT_ERR_NOT_FOUND;
+    }
+    /* a gateway that answers with an envelope: skip empty delimiter frames */
+    while (zmq_msg_size(&m) == 0 && zmq_msg_more(&m)) {
+        zmq_msg_close(&m);
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, l->sock, 0) < 0) {
+            zmq_msg_close(&m);
+            return LT_ERR_MALFORMED;
+        }
+    }
+    bool extra = zmq_msg_more(&m);
+    Lienthong__V1__LinkReply *r = lienthong__v1__link_reply__unpack(NULL, zmq_msg_size(&m),
+                                                                  zmq_msg_data(&m));
+    zmq_msg_close(&m);
+    while (extra) { /* drop trailing frames of a malformed reply */
+        zmq_msg_init(&m);
+        zmq_msg_recv(&m, l->sock, 0);
+        extra = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+    }
+    if (!r) {
+        lt_log_warn("agency reply does not decode agency=%s", l->agency->name);
+        return LT_ERR_MALFORMED;
+    }
+    *ret = r;
+    return 0;
+}
+
+const lt_link_ops lt_link_zmq_ops = {
+    .name = "zmq",
+    .open = link_zmq_open,
+    .send = link_zmq_send,
+    .pollitem = link_zmq_pollitem,
+    .recv = link_zmq_recv,
+    .close = link_zmq_close,
+};
