@@ -143,8 +143,8 @@ static void emit(const seed *s, const char *name)
     FILE *f;
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (!buf || lienthong__v1__submission__pack(&s->sub, buf) != len ||
-        !(f = fopen(path, "wb")) || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+    if (!buf || lienthong__v1__submission__pack(&s->sub, buf) != len || !(f = fopen(path, "wb")) ||
+        fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
         perror(path);
         exit(1);
     }
@@ -165,7 +165,8 @@ int main(int argc, char **argv)
 
     status_seed(&s, 1), emit(&s, "status-01-registered");
     status_seed(&s, 2), full_dossier(&s), emit(&s, "status-02-accepted-full");
-    status_seed(&s, 4), s.st.due_at = NULL, s.st.received_at = NULL, emit(&s, "status-04-follow-up");
+    status_seed(&s, 4), s.st.due_at = NULL, s.st.received_at = NULL,
+                        emit(&s, "status-04-follow-up");
     status_seed(&s, 5), s.st.due_at = "2026-12-11T17:00:00+07:00", emit(&s, "status-05-new-due");
     status_seed(&s, 9), emit(&s, "status-09-processed");
     status_seed(&s, 10), emit(&s, "status-10-returned");
@@ -174,9 +175,9 @@ int main(int argc, char **argv)
         emit(&s, "bad-unknown-in-attachment");
     result_seed(&s), unknown(&s, &s.res.base, 12), emit(&s, "bad-unknown-in-result");
     status_seed(&s, 2), full_dossier(&s), s.att[0].sha256 = "NOTHEX", s.st.channel = 9,
-        emit(&s, "bad-fields");
+                                          emit(&s, "bad-fields");
     status_seed(&s, 2), s.sub.version = 2, emit(&s, "bad-version");
-    status_seed(&s, 3), s.st.received_at = "2026-02-30T00:00:00Z", s.ev.occurred_at = "2099-01-01T00:00:00Z",
-        emit(&s, "bad-times");
+    status_seed(&s, 3), s.st.received_at = "2026-02-30T00:00:00Z",
+                        s.ev.occurred_at = "2099-01-01T00:00:00Z", emit(&s, "bad-times");
     return 0;
 }

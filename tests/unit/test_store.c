@@ -26,8 +26,8 @@
 #define T0_MS  1795512600000LL
 
 typedef struct env {
-    char tmp[64];   /* the mkdtemp dir */
-    char dir[128];  /* the store dir inside it (not created yet) */
+    char tmp[64];  /* the mkdtemp dir */
+    char dir[128]; /* the store dir inside it (not created yet) */
     lt_store *s;
 } env;
 
@@ -135,8 +135,7 @@ static int append_in(lt_store_txn *t, const char *sender, const lt_event *ev, ui
         return r;
     if (lt_validate_transition(ev, cur, lt_store_next_seq(t), &next, &d) != 0)
         fail_msg("%s: %s", ev->event_id, d.message);
-    r = lt_store_append(t, sender, T0_MS + (int64_t)lt_store_next_seq(t), ev, cur, &next,
-                        ret_seq);
+    r = lt_store_append(t, sender, T0_MS + (int64_t)lt_store_next_seq(t), ev, cur, &next, ret_seq);
     lienthong__v1__dossier_state__free_unpacked(cur, NULL);
     return r;
 }
@@ -339,7 +338,7 @@ static void log_walk_honours_from_and_limit(void **state)
         size_t n;
         uint64_t first;
     } cases[] = {
-        { 0, 0, 5, 1 }, { 1, 0, 5, 1 }, { 2, 2, 2, 2 }, { 4, 0, 2, 4 },
+        { 0, 0, 5, 1 },  { 1, 0, 5, 1 }, { 2, 2, 2, 2 }, { 4, 0, 2, 4 },
         { 5, 10, 1, 5 }, { 6, 0, 0, 0 }, { 1, 1, 1, 1 }, { UINT64_MAX, 0, 0, 0 },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -347,8 +346,8 @@ static void log_walk_honours_from_and_limit(void **state)
         assert_int_equal(lt_store_walk_log(t, cases[i].from, cases[i].limit, collect, &s), 0);
         if (s.n != cases[i].n || (s.n && s.seqs[0] != cases[i].first))
             fail_msg("from %llu limit %llu: %zu events from %llu",
-                     (unsigned long long)cases[i].from, (unsigned long long)cases[i].limit,
-                     s.n, (unsigned long long)(s.n ? s.seqs[0] : 0));
+                     (unsigned long long)cases[i].from, (unsigned long long)cases[i].limit, s.n,
+                     (unsigned long long)(s.n ? s.seqs[0] : 0));
         for (size_t j = 1; j < s.n; j++)
             assert_int_equal(s.seqs[j], s.seqs[j - 1] + 1);
     }
@@ -372,8 +371,8 @@ static void check_stats(env *e)
     for (int i = 1; i <= 10; i++) {
         uint64_t want = (i == 2 || i == 3 || i == 10) ? 1 : 0;
         if (st.by_status[i] != want)
-            fail_msg("by_status[%d] = %llu, want %llu", i,
-                     (unsigned long long)st.by_status[i], (unsigned long long)want);
+            fail_msg("by_status[%d] = %llu, want %llu", i, (unsigned long long)st.by_status[i],
+                     (unsigned long long)want);
     }
     assert_true(st.map_used > 0 && st.map_used <= st.map_size);
     assert_true(st.file_size > 0);
@@ -388,9 +387,9 @@ static void stats_count_events_and_dossiers_by_current_status(void **state)
     uint64_t seq;
 
     open_store(e, 0);
-    put1(e, "a1", "DA", 2);   /* DA: 2 */
-    put1(e, "a2", "DA", 4);   /* DA: 4 */
-    put1(e, "r1", "DA", 0);   /* result: DA stays 4 */
+    put1(e, "a1", "DA", 2); /* DA: 2 */
+    put1(e, "a2", "DA", 4); /* DA: 4 */
+    put1(e, "r1", "DA", 0); /* result: DA stays 4 */
     /* one batch moving DA twice and adding two dossiers */
     assert_int_equal(lt_store_txn_begin(e->s, true, false, &t), 0);
     assert_int_equal(append_in(t, SENDER, ev_make(&b, "a3", "DA", 9), &seq), 0);
@@ -541,12 +540,11 @@ static void oversized_keys_are_refused_before_anything_is_written(void **state)
     char dossier[600];
     memset(dossier, 'd', 512);
     dossier[512] = '\0';
-    assert_int_equal(lt_store_append(t, SENDER, T0_MS, ev_make(&b, "ok", dossier, 2), NULL,
-                                     &next, &seq),
-                     -E2BIG);
+    assert_int_equal(
+        lt_store_append(t, SENDER, T0_MS, ev_make(&b, "ok", dossier, 2), NULL, &next, &seq),
+        -E2BIG);
     /* an empty dossier code is no key at all (validation never lets one through) */
-    assert_int_equal(lt_store_append(t, SENDER, T0_MS, ev_make(&b, "ok", "", 2), NULL, &next,
-                                     &seq),
+    assert_int_equal(lt_store_append(t, SENDER, T0_MS, ev_make(&b, "ok", "", 2), NULL, &next, &seq),
                      -EINVAL);
     /* the transaction is still usable and the sequence did not move */
     assert_int_equal(lt_store_next_seq(t), 1);
@@ -679,18 +677,15 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(appended_events_read_back_with_sender_and_seq, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(dedupe_finds_an_event_by_sender_and_id, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(dedupe_finds_an_event_by_sender_and_id, setup, teardown),
         cmocka_unit_test_setup_teardown(dossier_walk_returns_its_events_oldest_first, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(log_walk_honours_from_and_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(stats_count_events_and_dossiers_by_current_status,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(stats_count_events_and_dossiers_by_current_status, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(abort_leaves_nothing_behind, setup, teardown),
-        cmocka_unit_test_setup_teardown(other_schema_version_is_refused_at_open, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(read_only_open_of_a_missing_store_says_so, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(other_schema_version_is_refused_at_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(read_only_open_of_a_missing_store_says_so, setup, teardown),
         cmocka_unit_test_setup_teardown(oversized_keys_are_refused_before_anything_is_written,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(full_map_refuses_appends_and_keeps_serving_reads, setup,

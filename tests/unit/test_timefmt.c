@@ -28,10 +28,10 @@ static const parse_case good[] = {
     { "2026-11-24 09:30:00Z", 1795512600 },
     { "2026-11-24T09:30:00.5Z", 1795512600 },
     { "2026-11-24T09:30:00.123456789+07:00", 1795512600 - 7 * 3600 },
-    { "2024-02-29T12:00:00Z", 1709208000 },  /* leap year */
-    { "2000-02-29T00:00:00Z", 951782400 },   /* divisible by 400: leap */
+    { "2024-02-29T12:00:00Z", 1709208000 }, /* leap year */
+    { "2000-02-29T00:00:00Z", 951782400 },  /* divisible by 400: leap */
     { "2024-12-31T23:59:59Z", 1735689599 },
-    { "2016-12-31T23:59:60Z", 1483228800 },  /* leap second folds into the next */
+    { "2016-12-31T23:59:60Z", 1483228800 },      /* leap second folds into the next */
     { "2026-01-01T00:30:00+07:00", 1767202200 }, /* offset crosses the year */
     { "9999-12-31T23:59:59Z", 253402300799 },
 };
@@ -40,34 +40,34 @@ static const parse_case good[] = {
 static const char *const bad[] = {
     "",
     "2026-11-24",
-    "2026-11-24T09:30:00",        /* no zone */
-    "2026-11-24T09:30Z",          /* no seconds */
-    "2026-11-24X09:30:00Z",       /* bad separator */
+    "2026-11-24T09:30:00",  /* no zone */
+    "2026-11-24T09:30Z",    /* no seconds */
+    "2026-11-24X09:30:00Z", /* bad separator */
     "2026/11/24T09:30:00Z",
     "26-11-24T09:30:00Z",
     "2026-1-24T09:30:00Z",
-    "2026-13-01T00:00:00Z",       /* month 13 */
+    "2026-13-01T00:00:00Z", /* month 13 */
     "2026-00-01T00:00:00Z",
     "2026-11-00T00:00:00Z",
-    "2026-11-31T00:00:00Z",       /* November has 30 days */
-    "2025-02-29T00:00:00Z",       /* not a leap year */
-    "1900-02-29T00:00:00Z",       /* divisible by 100: not leap (and before 1970) */
-    "2100-02-29T00:00:00Z",       /* divisible by 100: not leap */
-    "1969-12-31T23:59:59Z",       /* before 1970 */
+    "2026-11-31T00:00:00Z", /* November has 30 days */
+    "2025-02-29T00:00:00Z", /* not a leap year */
+    "1900-02-29T00:00:00Z", /* divisible by 100: not leap (and before 1970) */
+    "2100-02-29T00:00:00Z", /* divisible by 100: not leap */
+    "1969-12-31T23:59:59Z", /* before 1970 */
     "2026-11-24T24:00:00Z",
     "2026-11-24T09:60:00Z",
     "2026-11-24T09:30:61Z",
-    "2026-11-24T09:30:00.Z",      /* empty fraction */
+    "2026-11-24T09:30:00.Z",           /* empty fraction */
     "2026-11-24T09:30:00.1234567890Z", /* more than nanoseconds */
-    "2026-11-24T09:30:00+0700",   /* offset without colon */
+    "2026-11-24T09:30:00+0700",        /* offset without colon */
     "2026-11-24T09:30:00+07",
     "2026-11-24T09:30:00+24:00",
     "2026-11-24T09:30:00+07:60",
-    "2026-11-24T09:30:00ZZ",      /* trailing garbage */
+    "2026-11-24T09:30:00ZZ", /* trailing garbage */
     "2026-11-24T09:30:00Z ",
     " 2026-11-24T09:30:00Z",
     "2026-11-24T09:30:00+07:00x",
-    "２026-11-24T09:30:00Z",       /* non-ASCII digit */
+    "２026-11-24T09:30:00Z", /* non-ASCII digit */
 };
 
 static void parse_accepts_rfc3339_with_zones_fractions_and_leap_days(void **state)
@@ -112,8 +112,8 @@ static void parse_rejects_every_truncation_of_a_valid_time(void **state)
 
 static void format_round_trips_through_parse(void **state)
 {
-    static const int64_t secs[] = { 0, 1, 86399, 951782400, 1709208000, 1795512600,
-                                    1735689599, 253402300799 };
+    static const int64_t secs[] = { 0,          1,          86399,      951782400,
+                                    1709208000, 1795512600, 1735689599, 253402300799 };
     char buf[32];
 
     (void)state;
@@ -158,8 +158,8 @@ static void now_ms_is_a_plausible_wall_clock(void **state)
 {
     (void)state;
     int64_t now = lt_time_now_ms();
-    assert_true(now > 1700000000000LL);          /* after 2023 */
-    assert_true(now < 253402300799000LL);        /* before 10000 */
+    assert_true(now > 1700000000000LL);   /* after 2023 */
+    assert_true(now < 253402300799000LL); /* before 10000 */
 }
 
 int main(void)

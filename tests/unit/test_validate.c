@@ -137,6 +137,7 @@ typedef struct reject_case {
 } reject_case;
 
 /* One-line mutations of a valid event, each breaking one thing. */
+/* clang-format off */
 static void no_version(void) { F.sub.has_version = false; }
 static void version_2(void) { F.sub.version = 2; }
 static void no_sender(void) { F.sub.sender = NULL; }
@@ -261,6 +262,7 @@ static const reject_case rejects[] = {
     RESULT(res_data_long, TOO_LARGE, "event.result.data.notice_no"),
     RESULT(res_data_many, TOO_LARGE, "event.result.data"),
 };
+/* clang-format on */
 
 static void valid_status_and_result_events_pass(void **state)
 {
@@ -299,8 +301,8 @@ static void each_bad_field_is_rejected_with_its_code_and_path(void **state)
         int r = lt_validate_submission(&F.sub, &F.lim, NOW, &d);
         if (r != LT_ERR_INVALID || d.code != c->code || strcmp(d.field, c->field) != 0)
             fail_msg("%s: r=%d code=%s field='%s' message='%s'; want %s at %s", c->name, r,
-                     lt_codec_error_name(d.code), d.field, d.message,
-                     lt_codec_error_name(c->code), c->field);
+                     lt_codec_error_name(d.code), d.field, d.message, lt_codec_error_name(c->code),
+                     c->field);
         if (!d.message[0])
             fail_msg("%s: no message", c->name);
     }
@@ -384,10 +386,9 @@ static void due_at_must_be_after_received_at_across_time_zones(void **state)
 
 /* The allowed table as proto/README.md describes the portal's flow. */
 static const char *const allowed_to[11] = {
-    [1] = "2 3 5 7",        [2] = "4 5 6 7 8 9",     [3] = "",
-    [4] = "4 5 6 7 8 9",    [5] = "2 3 4 5 7 8",     [6] = "4 6 7 8 9",
-    [7] = "4 8 10",         [8] = "4 8 10",          [9] = "10",
-    [10] = "",
+    [1] = "2 3 5 7",     [2] = "4 5 6 7 8 9", [3] = "",       [4] = "4 5 6 7 8 9",
+    [5] = "2 3 4 5 7 8", [6] = "4 6 7 8 9",   [7] = "4 8 10", [8] = "4 8 10",
+    [9] = "10",          [10] = "",
 };
 
 static bool expect_allowed(int from, int to)
@@ -492,9 +493,8 @@ static void refused_transition_names_both_statuses(void **state)
     (void)state;
     fx_follow_up(2);
     assert_int_equal(lt_validate_transition(&F.ev, &cur, 6, &next, &d), LT_ERR_INVALID);
-    assert_string_equal(d.message,
-                        "dossier H29-261124-0001 cannot go from RESULT_RETURNED (10) to "
-                        "ACCEPTED (2)");
+    assert_string_equal(d.message, "dossier H29-261124-0001 cannot go from RESULT_RETURNED (10) to "
+                                   "ACCEPTED (2)");
     cur = state_at(3);
     fx_follow_up(4);
     assert_int_equal(lt_validate_transition(&F.ev, &cur, 6, &next, &d), LT_ERR_INVALID);
@@ -696,10 +696,18 @@ static void result_for_known_dossier_keeps_its_status(void **state)
 static void status_names_follow_the_portal_list(void **state)
 {
     static const char *const names[] = {
-        "UNKNOWN",   "REGISTERED",          "ACCEPTED",
-        "NOT_ACCEPTED", "IN_PROGRESS",      "SUPPLEMENT_REQUESTED",
-        "OBLIGATION_REQUESTED", "WITHDRAWAL_REQUESTED", "STOPPED",
-        "PROCESSED", "RESULT_RETURNED",     "UNKNOWN",
+        "UNKNOWN",
+        "REGISTERED",
+        "ACCEPTED",
+        "NOT_ACCEPTED",
+        "IN_PROGRESS",
+        "SUPPLEMENT_REQUESTED",
+        "OBLIGATION_REQUESTED",
+        "WITHDRAWAL_REQUESTED",
+        "STOPPED",
+        "PROCESSED",
+        "RESULT_RETURNED",
+        "UNKNOWN",
     };
 
     (void)state;
