@@ -9,22 +9,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+
+/* Names of the key-value databases of lt_store_db, in enum order. */
+static const char *const kv_names[LT_STORE_DB_COUNT] = { "outbox", "delivery", "dead", "cursors",
+                                                         "links" };
 
 struct lt_store {
     MDB_env *env;
     MDB_dbi meta, log, dedupe, dossier_idx, dossier_state;
+    MDB_dbi kv[LT_STORE_DB_COUNT];
+    bool kv_present[LT_STORE_DB_COUNT]; /* false in a read-only open of a version 1 store */
+    uint64_t schema_version, upgraded_from;
+    char id[33];
     uint64_t last_seq; /* writer's view: highest committed sequence */
     char *dir;
 };
 
+/* Counter deltas applied at commit, saved and restored by savepoints. */
+typedef struct txn_deltas {
+    uint64_t next_seq;
+    int64_t d_status, d_result;
+    int64_t d_by_status[11];
+} txn_deltas;
+
 struct lt_store_txn {
     lt_store *s;
-    MDB_txn *txn;
+    MDB_txn *txn;    /* the current (innermost) transaction */
+    MDB_txn *parent; /* the outer transaction while a savepoint is open, else NULL */
     bool write, careful;
-    uint64_t next_seq;
-    int64_t d_status, d_result; /* counter deltas applied at commit */
-    int64_t d_by_status[11];
+    txn_deltas d, saved;
 };
 
 /* Translate an LMDB return code into the project's error scheme. */
@@ -93,6 +108,45 @@ static int meta_put(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t val)
     return map_err(mdb_put(txn, dbi, &k, &v, 0));
 }
 
+/* Read the store's id from meta into s->id ("" when it has none yet). */
+static int store_id_read(lt_store *s, MDB_txn *txn)
+{
+    MDB_val k = { 8, "store_id" }, v;
+    int rc = mdb_get(txn, s->meta, &k, &v);
+
+    s->id[0] = '\0';
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return map_err(rc);
+    if (v.mv_size == 0 || v.mv_size >= sizeof(s->id))
+        return LT_ERR_STORE;
+    memcpy(s->id, v.mv_data, v.mv_size);
+    s->id[v.mv_size] = '\0';
+    return 0;
+}
+
+/* Give a store without one a random id: part of every idempotency key, so a
+ * new store's sequence numbers never collide with an old one's at an agency. */
+static int store_id_init(lt_store *s, MDB_txn *txn)
+{
+    uint8_t rnd[8];
+    MDB_val k = { 8, "store_id" }, v;
+    int r;
+
+    if ((r = store_id_read(s, txn)) < 0)
+        return MDB_CORRUPTED;
+    if (s->id[0])
+        return 0;
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        return errno ? errno : EIO;
+    for (int i = 0; i < 8; i++)
+        snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
+    v.mv_size = 16;
+    v.mv_data = s->id;
+    return mdb_put(txn, s->meta, &k, &v, 0);
+}
+
 /* Open the named databases; create them and the schema record in write mode. */
 static int open_dbis(lt_store *s, bool write, lt_diag *reterr)
 {
@@ -112,6 +166,14 @@ static int open_dbis(lt_store *s, bool write, lt_diag *reterr)
         (rc = mdb_dbi_open(txn, "dossier_idx", c | MDB_DUPSORT | MDB_DUPFIXED, &s->dossier_idx)) ||
         (rc = mdb_dbi_open(txn, "dossier_state", c, &s->dossier_state)))
         goto out;
+    for (int i = 0; i < LT_STORE_DB_COUNT; i++) {
+        rc = mdb_dbi_open(txn, kv_names[i], c, &s->kv[i]);
+        if (rc == MDB_NOTFOUND && !write)
+            continue; /* a version 1 store read by a newer lienthongctl */
+        if (rc)
+            goto out;
+        s->kv_present[i] = true;
+    }
     if ((rc = mdb_cursor_open(txn, s->log, &cur)))
         goto out;
     rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
@@ -121,20 +183,31 @@ static int open_dbis(lt_store *s, bool write, lt_diag *reterr)
         goto out;
     mdb_cursor_close(cur);
     cur = NULL;
-    if (meta_get(txn, s->meta, "schema_version", &version) < 0 ||
-        (version == 0 && last == 0 && write &&
-         meta_put(txn, s->meta, "schema_version", LT_STORE_SCHEMA_VERSION) < 0)) {
+    if (meta_get(txn, s->meta, "schema_version", &version) < 0) {
         rc = MDB_CORRUPTED;
         goto out;
     }
     if (version == 0 && last == 0 && write)
         version = LT_STORE_SCHEMA_VERSION; /* a new store */
-    if (version != LT_STORE_SCHEMA_VERSION) {
+    if (version < 1 || version > LT_STORE_SCHEMA_VERSION) {
         mdb_txn_abort(txn);
         return lt_diag_set(reterr, LT_ERR_SCHEMA, 0, "",
                            "%s: store schema version %" PRIu64
-                           " is not supported (this build reads version %d)",
+                           " is not supported (this build reads versions 1 to %d)",
                            s->dir, version, LT_STORE_SCHEMA_VERSION);
+    }
+    if (version < LT_STORE_SCHEMA_VERSION && write)
+        s->upgraded_from = version; /* 1 -> 2: the delivery databases were created above */
+    if (write && (rc = store_id_init(s, txn)))
+        goto out;
+    if (write && meta_put(txn, s->meta, "schema_version", LT_STORE_SCHEMA_VERSION) < 0) {
+        rc = MDB_CORRUPTED;
+        goto out;
+    }
+    s->schema_version = write ? LT_STORE_SCHEMA_VERSION : version;
+    if (!write && store_id_read(s, txn) < 0) {
+        rc = MDB_CORRUPTED;
+        goto out;
     }
     s->last_seq = last;
     rc = mdb_txn_commit(txn); /* also for read-only: keeps the dbi handles */
@@ -173,7 +246,7 @@ int lt_store_open(const lt_store_opts *o, lt_store **ret, int *ret_stale, lt_dia
         flags |= MDB_NORDAHEAD;
     if (o->flags & LT_CONFIG_STORE_WRITEMAP)
         flags |= MDB_WRITEMAP;
-    if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 8)) ||
+    if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 16)) ||
         (o->map_size && (rc = mdb_env_set_mapsize(s->env, o->map_size))) ||
         (o->max_readers && (rc = mdb_env_set_maxreaders(s->env, o->max_readers))) ||
         (rc = mdb_env_open(s->env, o->dir, flags, 0640))) {
@@ -226,7 +299,7 @@ int lt_store_txn_begin(lt_store *s, bool write, bool careful, lt_store_txn **ret
     t->s = s;
     t->write = write;
     t->careful = write && careful;
-    t->next_seq = s->last_seq + 1;
+    t->d.next_seq = s->last_seq + 1;
     rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
     if (rc) {
         free(t);
@@ -255,12 +328,12 @@ static int flush_counters(lt_store_txn *t)
     char key[32];
     int r = 0;
 
-    if ((r = counter_add(t, "count.status", t->d_status)) < 0 ||
-        (r = counter_add(t, "count.result", t->d_result)) < 0)
+    if ((r = counter_add(t, "count.status", t->d.d_status)) < 0 ||
+        (r = counter_add(t, "count.result", t->d.d_result)) < 0)
         return r;
     for (int i = 1; i <= 10 && r == 0; i++) {
         snprintf(key, sizeof(key), "dossiers.status.%d", i);
-        r = counter_add(t, key, t->d_by_status[i]);
+        r = counter_add(t, key, t->d.d_by_status[i]);
     }
     return r;
 }
@@ -271,6 +344,15 @@ int lt_store_txn_commit(lt_store_txn **p)
     int r = 0, rc;
 
     *p = NULL;
+    if (t->parent) { /* an open savepoint is kept: fold it in first */
+        if ((rc = mdb_txn_commit(t->txn))) {
+            mdb_txn_abort(t->parent);
+            free(t);
+            return map_err(rc);
+        }
+        t->txn = t->parent;
+        t->parent = NULL;
+    }
     if (t->write && (r = flush_counters(t)) < 0) {
         mdb_txn_abort(t->txn);
         free(t);
@@ -278,7 +360,7 @@ int lt_store_txn_commit(lt_store_txn **p)
     }
     rc = mdb_txn_commit(t->txn);
     if (rc == 0 && t->write)
-        t->s->last_seq = t->next_seq - 1;
+        t->s->last_seq = t->d.next_seq - 1;
     free(t);
     return map_err(rc);
 }
@@ -287,6 +369,10 @@ void lt_store_txn_abort(lt_store_txn **p)
 {
     if (!p || !*p)
         return;
+    if ((*p)->parent) {
+        mdb_txn_abort((*p)->txn);
+        (*p)->txn = (*p)->parent;
+    }
     mdb_txn_abort((*p)->txn);
     free(*p);
     *p = NULL;
@@ -294,7 +380,7 @@ void lt_store_txn_abort(lt_store_txn **p)
 
 uint64_t lt_store_next_seq(const lt_store_txn *t)
 {
-    return t->next_seq;
+    return t->d.next_seq;
 }
 
 /* Build the dedupe key "sender\0event_id" into buf. Returns its length or -E2BIG. */
@@ -357,7 +443,7 @@ static int append_puts(lt_store_txn *t, MDB_txn *txn, const lt_stored_event *se,
     MDB_val k = { 8, seqb }, v, ck = { strlen(se->event->dossier_code), se->event->dossier_code };
     int rc;
 
-    be64(t->next_seq, seqb);
+    be64(t->d.next_seq, seqb);
     v.mv_size = lienthong__v1__stored_event__get_packed_size(se);
     if ((rc = mdb_put(txn, s->log, &k, &v, MDB_APPEND | MDB_RESERVE)))
         return rc;
@@ -401,10 +487,11 @@ int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms,
     se.has_accepted_at_ms = true;
     se.accepted_at_ms = accepted_at_ms;
     se.event = (lt_event *)ev;
-    if (t->careful && (rc = mdb_txn_begin(t->s->env, t->txn, 0, &txn)))
+    bool nest = t->careful && !t->parent; /* a savepoint already nests */
+    if (nest && (rc = mdb_txn_begin(t->s->env, t->txn, 0, &txn)))
         return map_err(rc);
     rc = append_puts(t, txn, &se, state, &dk);
-    if (t->careful) {
+    if (nest) {
         if (rc == 0)
             rc = mdb_txn_commit(txn);
         else
@@ -412,15 +499,15 @@ int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms,
     }
     if (rc)
         return map_err(rc);
-    *ret_seq = t->next_seq++;
+    *ret_seq = t->d.next_seq++;
     if (ev->body_case == LIENTHONG__V1__EVENT__BODY_RESULT)
-        t->d_result++;
+        t->d.d_result++;
     else
-        t->d_status++;
+        t->d.d_status++;
     if (prev && prev->status >= 1 && prev->status <= 10)
-        t->d_by_status[prev->status]--;
+        t->d.d_by_status[prev->status]--;
     if (state->status >= 1 && state->status <= 10)
-        t->d_by_status[state->status]++;
+        t->d.d_by_status[state->status]++;
     return 0;
 }
 
@@ -548,4 +635,159 @@ int lt_store_stats_get(lt_store *s, lt_store_stats *st)
 out:
     mdb_txn_abort(txn);
     return map_err(rc);
+}
+
+const char *lt_store_id(const lt_store *s)
+{
+    return s->id;
+}
+
+uint64_t lt_store_upgraded_from(const lt_store *s)
+{
+    return s->upgraded_from;
+}
+
+bool lt_store_txn_careful(const lt_store_txn *t)
+{
+    return t->careful;
+}
+
+int lt_store_savepoint(lt_store_txn *t)
+{
+    MDB_txn *child;
+    int rc;
+
+    if (!t->write || t->parent)
+        return -EINVAL;
+    if ((rc = mdb_txn_begin(t->s->env, t->txn, 0, &child)))
+        return map_err(rc);
+    t->parent = t->txn;
+    t->txn = child;
+    t->saved = t->d;
+    return 0;
+}
+
+int lt_store_release(lt_store_txn *t)
+{
+    int rc;
+
+    if (!t->parent)
+        return -EINVAL;
+    rc = mdb_txn_commit(t->txn);
+    t->txn = t->parent;
+    t->parent = NULL;
+    if (rc) {
+        t->d = t->saved;
+        return map_err(rc);
+    }
+    return 0;
+}
+
+void lt_store_rollback(lt_store_txn *t)
+{
+    if (!t->parent)
+        return;
+    mdb_txn_abort(t->txn);
+    t->txn = t->parent;
+    t->parent = NULL;
+    t->d = t->saved;
+}
+
+/* ---- key-value databases (outbox, delivery, dead, cursors, links) ---- */
+
+/* The dbi for db, or LT_ERR_NOT_FOUND when this (read-only, old) store lacks it. */
+static int kv_dbi(lt_store_txn *t, lt_store_db db, MDB_dbi *ret)
+{
+    if ((int)db < 0 || db >= LT_STORE_DB_COUNT)
+        return -EINVAL;
+    if (!t->s->kv_present[db])
+        return LT_ERR_NOT_FOUND;
+    *ret = t->s->kv[db];
+    return 0;
+}
+
+static int kv_key_ok(lt_store_txn *t, size_t klen)
+{
+    return klen > 0 && klen <= (size_t)mdb_env_get_maxkeysize(t->s->env) ? 0 : -E2BIG;
+}
+
+int lt_store_kv_get(lt_store_txn *t, lt_store_db db, const void *key, size_t klen, void **ret,
+                    size_t *ret_len)
+{
+    MDB_dbi dbi;
+    MDB_val k = { klen, (void *)key }, v;
+    int r, rc;
+
+    if ((r = kv_dbi(t, db, &dbi)) < 0 || (r = kv_key_ok(t, klen)) < 0)
+        return r;
+    if ((rc = mdb_get(t->txn, dbi, &k, &v)))
+        return map_err(rc);
+    if (ret) {
+        void *copy = malloc(v.mv_size ? v.mv_size : 1);
+        if (!copy)
+            return -ENOMEM;
+        memcpy(copy, v.mv_data, v.mv_size);
+        *ret = copy;
+    }
+    if (ret_len)
+        *ret_len = v.mv_size;
+    return 0;
+}
+
+int lt_store_kv_put(lt_store_txn *t, lt_store_db db, const void *key, size_t klen,
+                    const void *val, size_t vlen)
+{
+    MDB_dbi dbi;
+    MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+    int r;
+
+    if (!t->write)
+        return -EROFS;
+    if ((r = kv_dbi(t, db, &dbi)) < 0 || (r = kv_key_ok(t, klen)) < 0)
+        return r;
+    return map_err(mdb_put(t->txn, dbi, &k, &v, 0));
+}
+
+int lt_store_kv_del(lt_store_txn *t, lt_store_db db, const void *key, size_t klen)
+{
+    MDB_dbi dbi;
+    MDB_val k = { klen, (void *)key };
+    int r;
+
+    if (!t->write)
+        return -EROFS;
+    if ((r = kv_dbi(t, db, &dbi)) < 0 || (r = kv_key_ok(t, klen)) < 0)
+        return r;
+    return map_err(mdb_del(t->txn, dbi, &k, NULL));
+}
+
+int lt_store_kv_walk(lt_store_txn *t, lt_store_db db, const void *prefix, size_t plen,
+                     const void *start, size_t slen, lt_store_kv_fn fn, void *arg)
+{
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int r, rc;
+
+    if ((r = kv_dbi(t, db, &dbi)) < 0)
+        return r == LT_ERR_NOT_FOUND ? 0 : r;
+    if ((rc = mdb_cursor_open(t->txn, dbi, &cur)))
+        return map_err(rc);
+    if (!start || slen < plen || memcmp(start, prefix, plen) != 0) {
+        start = prefix;
+        slen = plen;
+    }
+    k.mv_size = slen;
+    k.mv_data = (void *)start;
+    r = 0;
+    rc = slen ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; rc == 0 && r == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        r = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg);
+    }
+    mdb_cursor_close(cur);
+    if (r)
+        return r;
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : map_err(rc);
 }

@@ -28,7 +28,21 @@ typedef Lienthong__V1__Event lt_event;
 typedef Lienthong__V1__StoredEvent lt_stored_event;
 typedef Lienthong__V1__DossierState lt_dossier_state;
 
-#define LT_STORE_SCHEMA_VERSION 1
+/* 1: log, dedupe, dossier index and state. 2: adds the delivery databases
+ * (outbox, delivery, dead, cursors, links) and a store id; a version 1 store
+ * is upgraded in place when the daemon opens it. */
+#define LT_STORE_SCHEMA_VERSION 2
+
+/* The key-value databases that modules above the store lay out themselves
+ * (daemon/outbox.c, daemon/stream.c); layouts in daemon/STORE.md. */
+typedef enum lt_store_db {
+    LT_STORE_DB_OUTBOX,   /* pending deliveries: agency \0 BE64(seq) -> dossier code */
+    LT_STORE_DB_DELIVERY, /* every delivery: BE64(seq) agency -> Delivery */
+    LT_STORE_DB_DEAD,     /* dead letters: agency \0 dossier \0 BE64(seq) -> "" */
+    LT_STORE_DB_CURSORS,  /* stream consumers: name -> Cursor */
+    LT_STORE_DB_LINKS,    /* agency -> LinkState (paused) */
+    LT_STORE_DB_COUNT
+} lt_store_db;
 
 typedef struct lt_store lt_store;
 typedef struct lt_store_txn lt_store_txn;
@@ -127,5 +141,45 @@ int lt_store_walk_log(lt_store_txn *t, uint64_t from, uint64_t limit, lt_store_e
 /* Call fn for each event of a dossier, oldest first (one range scan). */
 int lt_store_walk_dossier(lt_store_txn *t, const char *dossier_code, lt_store_event_fn fn,
                           void *arg);
+
+/* The store's random id (16 hex digits), fixed at creation; "" for a
+ * version 1 store opened read-only. Valid while the store is open. */
+const char *lt_store_id(const lt_store *s);
+
+/* The schema version this open upgraded from (0 when none). */
+uint64_t lt_store_upgraded_from(const lt_store *s);
+
+/* True for a write transaction begun with careful set. */
+bool lt_store_txn_careful(const lt_store_txn *t);
+
+/* Savepoints: writes after lt_store_savepoint() can be undone alone with
+ * lt_store_rollback() (an LMDB nested transaction), or kept with
+ * lt_store_release(). One level; write transactions only. A caller in
+ * careful mode wraps each event's writes (append, outbox) in one, so an
+ * event that does not fit is dropped whole and the batch goes on.
+ * Returns 0, -EINVAL (nested or read-only), LT_ERR_STORE_FULL, LT_ERR_STORE. */
+int lt_store_savepoint(lt_store_txn *t);
+int lt_store_release(lt_store_txn *t);
+void lt_store_rollback(lt_store_txn *t);
+
+/* Key-value access to db. Keys are at most 511 bytes (-E2BIG beyond).
+ * lt_store_kv_get: [out] ret (may be NULL): a malloc'd copy, caller frees;
+ * [out] ret_len (may be NULL). Returns 0 or LT_ERR_NOT_FOUND.
+ * lt_store_kv_put/del: write transactions only (-EROFS); del returns
+ * LT_ERR_NOT_FOUND when the key is absent. */
+int lt_store_kv_get(lt_store_txn *t, lt_store_db db, const void *key, size_t klen, void **ret,
+                    size_t *ret_len);
+int lt_store_kv_put(lt_store_txn *t, lt_store_db db, const void *key, size_t klen,
+                    const void *val, size_t vlen);
+int lt_store_kv_del(lt_store_txn *t, lt_store_db db, const void *key, size_t klen);
+
+/* Call fn for each key of db starting with prefix, in key order, beginning at
+ * start (a key with that prefix; NULL for the first). fn borrows key and
+ * value for the call and must not write to db; a non-zero return stops the
+ * walk and is returned. A database this store lacks walks empty. */
+typedef int (*lt_store_kv_fn)(const void *key, size_t klen, const void *val, size_t vlen,
+                              void *arg);
+int lt_store_kv_walk(lt_store_txn *t, lt_store_db db, const void *prefix, size_t plen,
+                     const void *start, size_t slen, lt_store_kv_fn fn, void *arg);
 
 #endif

@@ -445,6 +445,13 @@ static void abort_leaves_nothing_behind(void **state)
 }
 
 /* Overwrite meta/schema_version with raw LMDB, as an older or newer build would. */
+static int count_kv(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+    (void)k, (void)kl, (void)v, (void)vl;
+    ++*(int *)arg;
+    return 0;
+}
+
 static void write_schema_version(const char *dir, const char *version)
 {
     MDB_env *menv;
@@ -454,13 +461,37 @@ static void write_schema_version(const char *dir, const char *version)
     MDB_val v = { strlen(version), (void *)version };
 
     assert_int_equal(mdb_env_create(&menv), 0);
-    assert_int_equal(mdb_env_set_maxdbs(menv, 8), 0);
+    assert_int_equal(mdb_env_set_maxdbs(menv, 16), 0);
     assert_int_equal(mdb_env_open(menv, dir, 0, 0640), 0);
     assert_int_equal(mdb_txn_begin(menv, NULL, 0, &txn), 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
     assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(menv);
+}
+
+/* Make the store look like a version 1 store: no delivery databases, no id. */
+static void downgrade_to_v1(const char *dir)
+{
+    static const char *const names[] = { "outbox", "delivery", "dead", "cursors", "links" };
+    MDB_env *menv;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k = { strlen("store_id"), "store_id" };
+
+    assert_int_equal(mdb_env_create(&menv), 0);
+    assert_int_equal(mdb_env_set_maxdbs(menv, 16), 0);
+    assert_int_equal(mdb_env_open(menv, dir, 0, 0640), 0);
+    assert_int_equal(mdb_txn_begin(menv, NULL, 0, &txn), 0);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        assert_int_equal(mdb_dbi_open(txn, names[i], 0, &dbi), 0);
+        assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+    }
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(menv);
+    write_schema_version(dir, "1");
 }
 
 static void other_schema_version_is_refused_at_open(void **state)
@@ -472,22 +503,102 @@ static void other_schema_version_is_refused_at_open(void **state)
     open_store(e, 0);
     put1(e, "a1", "DA", 2);
     lt_store_close(&e->s);
-    write_schema_version(e->dir, "2");
+    write_schema_version(e->dir, "3");
 
     lt_diag_clear(&d);
     assert_int_equal(lt_store_open(&o, &e->s, NULL, &d), LT_ERR_SCHEMA);
     assert_null(e->s);
-    assert_non_null(strstr(d.message, "schema version 2 is not supported"));
+    assert_non_null(strstr(d.message, "schema version 3 is not supported"));
     assert_non_null(strstr(d.message, e->dir));
     o.read_only = true;
     lt_diag_clear(&d);
     assert_int_equal(lt_store_open(&o, &e->s, NULL, &d), LT_ERR_SCHEMA);
-    assert_non_null(strstr(d.message, "schema version 2"));
+    assert_non_null(strstr(d.message, "schema version 3"));
 
-    /* back to 1: opens again, data intact */
-    write_schema_version(e->dir, "1");
+    /* back to 2: opens again, data intact */
+    write_schema_version(e->dir, "2");
     open_store(e, 0);
     assert_int_equal(lt_store_last_seq(e->s), 1);
+}
+
+/* A version 1 store: read-only opens read it as is; the daemon upgrades it. */
+static void version_1_store_is_upgraded(void **state)
+{
+    env *e = *state;
+    lt_store_opts o = { .dir = e->dir, .read_only = true };
+    lt_store_txn *t;
+    lt_diag d;
+    uint64_t seq;
+    char id[40];
+
+    open_store(e, 0);
+    put1(e, "a1", "DA", 2);
+    lt_store_close(&e->s);
+    downgrade_to_v1(e->dir);
+
+    lt_diag_clear(&d);
+    assert_int_equal(lt_store_open(&o, &e->s, NULL, &d), 0);
+    assert_string_equal(lt_store_id(e->s), "");
+    assert_int_equal(lt_store_txn_begin(e->s, false, false, &t), 0);
+    assert_int_equal(lt_store_find_event(t, SENDER, "a1", &seq), 0);
+    assert_int_equal(lt_store_kv_get(t, LT_STORE_DB_OUTBOX, "x", 1, NULL, NULL),
+                     LT_ERR_NOT_FOUND);
+    lt_store_txn_abort(&t);
+    lt_store_close(&e->s);
+
+    open_store(e, 0);
+    assert_int_equal(lt_store_upgraded_from(e->s), 1);
+    assert_int_equal(strlen(lt_store_id(e->s)), 16);
+    snprintf(id, sizeof(id), "%s", lt_store_id(e->s));
+    assert_int_equal(lt_store_txn_begin(e->s, true, false, &t), 0);
+    assert_int_equal(lt_store_kv_put(t, LT_STORE_DB_LINKS, "tax", 3, "p", 1), 0);
+    assert_int_equal(lt_store_txn_commit(&t), 0);
+    lt_store_close(&e->s);
+
+    /* the id is kept across opens; the upgrade happens once */
+    open_store(e, 0);
+    assert_int_equal(lt_store_upgraded_from(e->s), 0);
+    assert_string_equal(lt_store_id(e->s), id);
+    assert_int_equal(lt_store_last_seq(e->s), 1);
+}
+
+/* Savepoints undo one event's writes alone; key-value walks honour prefixes. */
+static void savepoints_and_kv(void **state)
+{
+    env *e = *state;
+    lt_store_txn *t;
+    uint64_t seq;
+    evbuf b;
+    int n = 0;
+
+    open_store(e, 0);
+    assert_int_equal(lt_store_txn_begin(e->s, true, false, &t), 0);
+    assert_int_equal(lt_store_savepoint(t), 0);
+    assert_int_equal(lt_store_savepoint(t), -EINVAL);
+    assert_int_equal(append_in(t, SENDER, ev_make(&b, "s1", "DS", 2), &seq), 0);
+    assert_int_equal(lt_store_kv_put(t, LT_STORE_DB_OUTBOX, "tax\0a", 5, "DS", 2), 0);
+    lt_store_rollback(t);
+    assert_int_equal(lt_store_next_seq(t), 1);
+    assert_int_equal(lt_store_find_event(t, SENDER, "s1", &seq), LT_ERR_NOT_FOUND);
+    assert_int_equal(lt_store_kv_get(t, LT_STORE_DB_OUTBOX, "tax\0a", 5, NULL, NULL),
+                     LT_ERR_NOT_FOUND);
+    assert_int_equal(lt_store_savepoint(t), 0);
+    assert_int_equal(append_in(t, SENDER, ev_make(&b, "s2", "DS", 2), &seq), 0);
+    assert_int_equal(seq, 1);
+    assert_int_equal(lt_store_kv_put(t, LT_STORE_DB_OUTBOX, "tax\0a", 5, "DS", 2), 0);
+    assert_int_equal(lt_store_kv_put(t, LT_STORE_DB_OUTBOX, "tax\0b", 5, "DT", 2), 0);
+    assert_int_equal(lt_store_kv_put(t, LT_STORE_DB_OUTBOX, "taxx\0a", 6, "DU", 2), 0);
+    assert_int_equal(lt_store_release(t), 0);
+    assert_int_equal(lt_store_txn_commit(&t), 0);
+
+    assert_int_equal(lt_store_txn_begin(e->s, false, false, &t), 0);
+    assert_int_equal(lt_store_kv_walk(t, LT_STORE_DB_OUTBOX, "tax\0", 4, NULL, 0, count_kv, &n), 0);
+    assert_int_equal(n, 2);
+    n = 0;
+    assert_int_equal(lt_store_kv_walk(t, LT_STORE_DB_OUTBOX, "tax\0", 4, "tax\0b", 5, count_kv, &n),
+                     0);
+    assert_int_equal(n, 1);
+    lt_store_txn_abort(&t);
 }
 
 static void read_only_open_of_a_missing_store_says_so(void **state)
@@ -685,6 +796,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(abort_leaves_nothing_behind, setup, teardown),
         cmocka_unit_test_setup_teardown(other_schema_version_is_refused_at_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(version_1_store_is_upgraded, setup, teardown),
+        cmocka_unit_test_setup_teardown(savepoints_and_kv, setup, teardown),
         cmocka_unit_test_setup_teardown(read_only_open_of_a_missing_store_says_so, setup, teardown),
         cmocka_unit_test_setup_teardown(oversized_keys_are_refused_before_anything_is_written,
                                         setup, teardown),
