@@ -14,64 +14,68 @@
 #ifndef LT_ADAPTER_H
 #define LT_ADAPTER_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "error.h"
 #include "lienthong/v1/link.pb-c.h"
 #include "store.h"
-
-#include <stdbool.h>
-#include <stdint.h>
 
 typedef Lienthong__V1__LinkRequest lt_link_request;
 typedef Lienthong__V1__LinkReply lt_link_reply;
 
 /* What the adapter is given about one delivery. All borrowed. */
 typedef struct lt_adapter_input {
-    const char *agency;             /* the agency's name in the config */
-    const char *idempotency_key;    /* the same on every attempt of this delivery */
-    uint32_t attempt;               /* 1 on the first attempt */
-    uint64_t seq;                   /* the event's sequence number */
-    const lt_stored_event *ev;      /* the event being delivered */
-    const lt_stored_event *first;   /* the dossier's first event (applicant, received_at,
-                                       data); == ev for a dossier's first event; never NULL */
-    const lt_dossier_state *state;  /* the dossier's current state (may be newer than ev) */
-    bool first_delivery;            /* no earlier event of this dossier was delivered to this
-                                       agency */
+    const char *agency;            /* the agency's name in the config */
+    const char *idempotency_key;   /* the same on every attempt of this delivery */
+    uint32_t attempt;              /* 1 on the first attempt */
+    uint64_t seq;                  /* the event's sequence number */
+    const lt_stored_event *ev;     /* the event being delivered */
+    const lt_stored_event *first;  /* the dossier's first event (applicant, received_at,
+                                      data); == ev for a dossier's first event; never NULL */
+    const lt_dossier_state *state; /* the dossier's current state (may be newer than ev) */
+    bool first_delivery;           /* no earlier event of this dossier was delivered to this
+                                      agency */
 } lt_adapter_input;
 
 typedef enum {
-    LT_LINK_OK = 1,        /* done; the delivery is complete */
-    LT_LINK_RETRY,         /* temporary failure: retry with backoff */
-    LT_LINK_PERMANENT,     /* never succeeds as sent: dead letter */
+    LT_LINK_OK = 1,    /* done; the delivery is complete */
+    LT_LINK_RETRY,     /* temporary failure: retry with backoff */
+    LT_LINK_PERMANENT, /* never succeeds as sent: dead letter */
 } lt_link_status;
 
 /* The adapter's reading of a reply. */
 typedef struct lt_link_outcome {
     lt_link_status status;
-    uint32_t retry_after_s;  /* hint for LT_LINK_RETRY, 0 = none */
-    char message[256];       /* the agency's words or the adapter's reason */
+    uint32_t retry_after_s; /* hint for LT_LINK_RETRY, 0 = none */
+    char message[256];      /* the agency's words or the adapter's reason */
     /* A result the reply carries, to be validated and stored as a new event
      * with sender "agency:<name>". Borrowed from the reply; NULL when none. */
     const lt_event *result;
 } lt_link_outcome;
 
 typedef struct lt_adapter {
-    const char *name;  /* "tax", "land", "portal" */
+    const char *name; /* "tax", "land", "portal" */
 
     /* Fill req's body (one of the oneof members) for in. The caller has set
      * version, link, idempotency_key, attempt, seq, dossier_code,
      * procedure_code and sent_at; build may read them. Every pointer build
      * stores in req must be malloc'd (strings strdup'd): the caller frees the
      * whole request with lienthong__v1__link_request__free_unpacked(req, NULL).
-     * Returns 0; LT_ERR_INVALID with reterr->message when the event cannot be
-     * turned into this agency's request (e.g. no transfer price for tax): the
-     * delivery goes to dead letters with that message; -ENOMEM. */
+     * Returns 0 with req's body set; LT_ERR_NOT_FOUND when there is nothing
+     * to send this agency for this event (e.g. tax acts only on
+     * OBLIGATION_REQUESTED): req is left untouched, nothing is sent and the
+     * delivery completes as skipped; LT_ERR_INVALID with reterr->message when
+     * the event cannot be turned into this agency's request (e.g. no transfer
+     * price for tax): the delivery goes to dead letters with that message;
+     * -ENOMEM. On any failure req's body is left unset. */
     int (*build)(const lt_adapter_input *in, lt_link_request *req, lt_diag *reterr);
 
     /* Read the agency's reply to the request built for in. Never fails: a
      * reply that makes no sense is LT_LINK_RETRY with a message saying why
-     * (a gateway bug should not lose the delivery). */
-    void (*interpret)(const lt_adapter_input *in, const lt_link_reply *rep,
-                      lt_link_outcome *ret);
+     * (a gateway bug should not lose the delivery). Writes every field of
+     * *ret; ret->result borrows from rep (valid until rep is freed). */
+    void (*interpret)(const lt_adapter_input *in, const lt_link_reply *rep, lt_link_outcome *ret);
 } lt_adapter;
 
 /* The adapter registered under name, or NULL. */
@@ -81,8 +85,12 @@ const lt_adapter *lt_adapter_find(const char *name);
 const char *const *lt_adapter_names(void);
 
 /* The common part of interpret: map rep->outcome, copy the message and the
- * retry hint, check the echoed idempotency key against req_key. Adapters call
- * it and then check their own result content. */
+ * retry hint, check the echoed idempotency key against req_key. A reply
+ * without an outcome, with an unknown one, or echoing another key (or none)
+ * is LT_LINK_RETRY with a message saying so, and its result is not taken.
+ * Otherwise ret->result = rep->result (NULL when none), whatever the outcome:
+ * a result's event_id makes storing it twice harmless. Adapters call it and
+ * then check their own result content. Borrows everything; rep may be NULL. */
 void lt_adapter_interpret_common(const char *req_key, const lt_link_reply *rep,
                                  lt_link_outcome *ret);
 
