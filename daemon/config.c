@@ -12,8 +12,6 @@
  */
 #include "config.h"
 
-#include "log.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -22,12 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <yaml.h>
 
+#include "log.h"
+
 #define LT_CONFIG_MAX_FILE_BYTES (1 << 20) /* a config is a few KB; refuse anything huge */
-#define LT_CONFIG_MAX_DEPTH 32             /* nesting of mappings and sequences */
-#define LT_CONFIG_MAX_NODES 100000         /* scalars + collections in one file */
+#define LT_CONFIG_MAX_DEPTH      32        /* nesting of mappings and sequences */
+#define LT_CONFIG_MAX_NODES      100000    /* scalars + collections in one file */
 
 /* ---- the parsed tree ---- */
 
@@ -55,7 +56,14 @@ static const char *kind_name(const node *n)
 
 /* ---- the key table ---- */
 
-typedef enum { KEY_STRING, KEY_INT, KEY_FLAGS, KEY_LOG_LEVEL } key_type;
+typedef enum {
+    KEY_STRING,    /* non-empty string, optionally checked */
+    KEY_INT,       /* plain decimal in [min, max] */
+    KEY_FLAGS,     /* store.flags: list of names into an unsigned */
+    KEY_KINDS,     /* routes[].kinds: list of event kinds into an unsigned */
+    KEY_LOG_LEVEL, /* debug | info | warning | error */
+    KEY_LIST,      /* list of names or patterns: char ** and the size_t after it; min..max items */
+} key_type;
 
 typedef struct flag_def {
     const char *name;
@@ -67,64 +75,153 @@ typedef struct key_def key_def;
 typedef struct walk_ctx walk_ctx;
 
 struct key_def {
-    const char *section; /* dotted path of the mapping holding the key; "" for the root */
+    const char *section; /* dotted path of the mapping holding the key ("" is the root), or the
+                            record table "agency" / "route" for one agency or route */
     const char *key;
     key_type type;
     bool required;
-    int64_t min, max, def; /* KEY_INT bounds and default; KEY_LOG_LEVEL default */
-    size_t offset;         /* into lt_config */
-    int (*check)(walk_ctx *c, const key_def *k, const node *v, const char *field);
+    int64_t min, max, def; /* KEY_INT bounds and default; KEY_LIST item counts; KEY_LOG_LEVEL def */
+    size_t offset;         /* into lt_config, lt_config_agency or lt_config_route */
+    int (*check)(walk_ctx *c, const node *v, const char *field); /* strings, list items */
 };
 
-static int check_endpoint(walk_ctx *c, const key_def *k, const node *v, const char *field);
+static int check_endpoint(walk_ctx *c, const node *v, const char *field);
+static int check_adapter(walk_ctx *c, const node *v, const char *field);
+static int check_transport(walk_ctx *c, const node *v, const char *field);
+static int check_ident(walk_ctx *c, const node *v, const char *field);
 
-#define OFF(f) offsetof(lt_config, f)
+#define OFF(f)  offsetof(lt_config, f)
+#define AOFF(f) offsetof(lt_config_agency, f)
+#define ROFF(f) offsetof(lt_config_route, f)
+
+/* A KEY_LIST row's count is the size_t right after its char ** (as config.h declares them). */
+#define LIST_PAIR(T, f, n) _Static_assert(offsetof(T, n) == offsetof(T, f) + sizeof(char **), #n)
+LIST_PAIR(lt_config_agency, senders, n_senders);
+LIST_PAIR(lt_config_route, procedures, n_procedures);
+LIST_PAIR(lt_config_route, senders, n_senders);
+LIST_PAIR(lt_config_route, agency_codes, n_agency_codes);
+LIST_PAIR(lt_config_route, result_kinds, n_result_kinds);
+LIST_PAIR(lt_config_route, to, n_to);
+
+#define LT_CONFIG_MAX_ROUTES      1024 /* every rule is tried on every event */
+#define LT_CONFIG_MAX_LIST        1024 /* items in one list (senders, procedures, ...) */
+#define LT_CONFIG_MAX_IDENT       250  /* a name or pattern; no sender or code is longer */
+#define LT_CONFIG_MAX_AGENCY_NAME 32
 
 static const flag_def store_flags[] = {
-    {"nordahead", LT_CONFIG_STORE_NORDAHEAD, NULL},
-    {"writemap", LT_CONFIG_STORE_WRITEMAP, NULL},
-    {"nosync", 0, "it would let an acknowledged event be lost on power failure"},
-    {"nometasync", 0, "it would let an acknowledged event be lost on power failure"},
-    {"mapasync", 0, "it would let an acknowledged event be lost on power failure"},
-    {NULL, 0, NULL},
+    { "nordahead", LT_CONFIG_STORE_NORDAHEAD, NULL },
+    { "writemap", LT_CONFIG_STORE_WRITEMAP, NULL },
+    { "nosync", 0, "it would let an acknowledged event be lost on power failure" },
+    { "nometasync", 0, "it would let an acknowledged event be lost on power failure" },
+    { "mapasync", 0, "it would let an acknowledged event be lost on power failure" },
+    { NULL, 0, NULL },
 };
 
-/* Sections in the order an operator reads them; "" is the document root. */
-static const char *const sections[] = {"", "ingest", "batch", "store", "validation", "log"};
+static const flag_def route_kinds[] = {
+    { "status", LT_ROUTE_STATUS, NULL },
+    { "result", LT_ROUTE_RESULT, NULL },
+    { NULL, 0, NULL },
+};
+
+/* The adapters lienthong has (adapters/); an agency's adapter must be one of them. */
+static const char *const adapters[] = { "tax", "land", "portal" };
+#define ADAPTERS_LIST "tax, land, portal"
+
+/* Sections in the order an operator reads them; "" is the document root. A section with a
+ * walker is not a plain mapping of table keys. */
+static int walk_agencies(walk_ctx *c, const node *v);
+static int walk_routes(walk_ctx *c, const node *v);
+
+static const struct {
+    const char *name;
+    int (*walk)(walk_ctx *c, const node *v);
+} sections[] = {
+    { "", NULL },
+    { "ingest", NULL },
+    { "batch", NULL },
+    { "store", NULL },
+    { "validation", NULL },
+    { "log", NULL },
+    { "agencies", walk_agencies },
+    { "routes", walk_routes },
+    { "streams", NULL },
+    { "control", NULL },
+};
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 static const key_def keys[] = {
-    {"", "data_dir", KEY_STRING, true, 0, 0, 0, OFF(data_dir), NULL},
-    {"ingest", "endpoint", KEY_STRING, true, 0, 0, 0, OFF(ingest_endpoint), check_endpoint},
-    {"ingest", "max_message_bytes", KEY_INT, false, 1024, 67108864, 262144, OFF(max_message_bytes),
-     NULL},
-    {"ingest", "heartbeat_ivl_ms", KEY_INT, false, 0, 600000, 5000, OFF(heartbeat_ivl_ms), NULL},
-    {"ingest", "heartbeat_timeout_ms", KEY_INT, false, 0, 3600000, 15000, OFF(heartbeat_timeout_ms),
-     NULL},
-    {"ingest", "sndhwm", KEY_INT, false, 0, 10000000, 100000, OFF(sndhwm), NULL},
-    {"ingest", "rcvhwm", KEY_INT, false, 0, 10000000, 100000, OFF(rcvhwm), NULL},
-    {"ingest", "shutdown_linger_ms", KEY_INT, false, 0, 60000, 0, OFF(shutdown_linger_ms), NULL},
-    {"batch", "max_events", KEY_INT, false, 1, 65536, 1024, OFF(batch_max_events), NULL},
-    {"batch", "max_bytes", KEY_INT, false, 65536, 1073741824, 8388608, OFF(batch_max_bytes), NULL},
-    {"batch", "max_wait_us", KEY_INT, false, 0, 1000000, 0, OFF(batch_max_wait_us), NULL},
-    {"store", "map_size_mb", KEY_INT, false, 1, 1048576, 1024, OFF(map_size_mb), NULL},
-    {"store", "max_readers", KEY_INT, false, 1, 4096, 126, OFF(max_readers), NULL},
-    {"store", "flags", KEY_FLAGS, false, 0, 0, 0, OFF(store_flags), NULL},
-    {"validation", "clock_skew_s", KEY_INT, false, 0, 86400, 300, OFF(clock_skew_s), NULL},
-    {"validation", "max_field_bytes", KEY_INT, false, 16, 250, 200, OFF(max_field_bytes), NULL},
-    {"validation", "max_text_bytes", KEY_INT, false, 64, 1048576, 4096, OFF(max_text_bytes), NULL},
-    {"validation", "max_attachments", KEY_INT, false, 0, 1024, 64, OFF(max_attachments), NULL},
-    {"validation", "max_data_entries", KEY_INT, false, 0, 4096, 128, OFF(max_data_entries), NULL},
-    {"log", "level", KEY_LOG_LEVEL, false, 0, 0, LT_LOG_INFO, OFF(log_level), NULL},
+    { "", "data_dir", KEY_STRING, true, 0, 0, 0, OFF(data_dir), NULL },
+    { "ingest", "endpoint", KEY_STRING, true, 0, 0, 0, OFF(ingest_endpoint), check_endpoint },
+    { "ingest", "max_message_bytes", KEY_INT, false, 1024, 67108864, 262144, OFF(max_message_bytes),
+      NULL },
+    { "ingest", "heartbeat_ivl_ms", KEY_INT, false, 0, 600000, 5000, OFF(heartbeat_ivl_ms), NULL },
+    { "ingest", "heartbeat_timeout_ms", KEY_INT, false, 0, 3600000, 15000,
+      OFF(heartbeat_timeout_ms), NULL },
+    { "ingest", "sndhwm", KEY_INT, false, 0, 10000000, 100000, OFF(sndhwm), NULL },
+    { "ingest", "rcvhwm", KEY_INT, false, 0, 10000000, 100000, OFF(rcvhwm), NULL },
+    { "ingest", "shutdown_linger_ms", KEY_INT, false, 0, 60000, 0, OFF(shutdown_linger_ms), NULL },
+    { "batch", "max_events", KEY_INT, false, 1, 65536, 1024, OFF(batch_max_events), NULL },
+    { "batch", "max_bytes", KEY_INT, false, 65536, 1073741824, 8388608, OFF(batch_max_bytes),
+      NULL },
+    { "batch", "max_wait_us", KEY_INT, false, 0, 1000000, 0, OFF(batch_max_wait_us), NULL },
+    { "store", "map_size_mb", KEY_INT, false, 1, 1048576, 1024, OFF(map_size_mb), NULL },
+    { "store", "max_readers", KEY_INT, false, 1, 4096, 126, OFF(max_readers), NULL },
+    { "store", "flags", KEY_FLAGS, false, 0, 0, 0, OFF(store_flags), NULL },
+    { "validation", "clock_skew_s", KEY_INT, false, 0, 86400, 300, OFF(clock_skew_s), NULL },
+    { "validation", "max_field_bytes", KEY_INT, false, 16, 250, 200, OFF(max_field_bytes), NULL },
+    { "validation", "max_text_bytes", KEY_INT, false, 64, 1048576, 4096, OFF(max_text_bytes),
+      NULL },
+    { "validation", "max_attachments", KEY_INT, false, 0, 1024, 64, OFF(max_attachments), NULL },
+    { "validation", "max_data_entries", KEY_INT, false, 0, 4096, 128, OFF(max_data_entries), NULL },
+    { "log", "level", KEY_LOG_LEVEL, false, 0, 0, LT_LOG_INFO, OFF(log_level), NULL },
+    { "streams", "endpoint", KEY_STRING, false, 0, 0, 0, OFF(streams_endpoint), check_endpoint },
+    { "streams", "pub_endpoint", KEY_STRING, false, 0, 0, 0, OFF(streams_pub_endpoint),
+      check_endpoint },
+    { "streams", "max_credit", KEY_INT, false, 1, 1000000, 10000, OFF(streams_max_credit), NULL },
+    { "control", "endpoint", KEY_STRING, false, 0, 0, 0, OFF(control_endpoint), check_endpoint },
+    /* agencies.NAME (endpoint is required for the zmq transport: checked in finish_agency) */
+    { "agency", "adapter", KEY_STRING, false, 0, 0, 0, AOFF(adapter), check_adapter },
+    { "agency", "transport", KEY_STRING, false, 0, 0, 0, AOFF(transport), check_transport },
+    { "agency", "endpoint", KEY_STRING, false, 0, 0, 0, AOFF(endpoint), check_endpoint },
+    { "agency", "senders", KEY_LIST, false, 0, LT_CONFIG_MAX_LIST, 0, AOFF(senders), check_ident },
+    { "agency", "window", KEY_INT, false, 1, 1024, 8, AOFF(window), NULL },
+    { "agency", "timeout_ms", KEY_INT, false, 100, 600000, 10000, AOFF(timeout_ms), NULL },
+    { "agency", "backoff_initial_ms", KEY_INT, false, 100, 3600000, 2000, AOFF(backoff_initial_ms),
+      NULL },
+    { "agency", "backoff_max_ms", KEY_INT, false, 1000, 86400000, 3600000, AOFF(backoff_max_ms),
+      NULL },
+    { "agency", "max_attempts", KEY_INT, false, 0, 1000000, 0, AOFF(max_attempts), NULL },
+    { "agency", "max_age_s", KEY_INT, false, 60, 31536000, 259200, AOFF(max_age_s), NULL },
+    { "agency", "down_after", KEY_INT, false, 1, 1000, 3, AOFF(down_after), NULL },
+    /* routes[i] */
+    { "route", "name", KEY_STRING, true, 0, 0, 0, ROFF(name), check_ident },
+    { "route", "kinds", KEY_KINDS, false, 0, 0, LT_ROUTE_STATUS | LT_ROUTE_RESULT, ROFF(kinds),
+      NULL },
+    { "route", "procedures", KEY_LIST, false, 1, LT_CONFIG_MAX_LIST, 0, ROFF(procedures),
+      check_ident },
+    { "route", "senders", KEY_LIST, false, 1, LT_CONFIG_MAX_LIST, 0, ROFF(senders), check_ident },
+    { "route", "agency_codes", KEY_LIST, false, 1, LT_CONFIG_MAX_LIST, 0, ROFF(agency_codes),
+      check_ident },
+    { "route", "result_kinds", KEY_LIST, false, 1, LT_CONFIG_MAX_LIST, 0, ROFF(result_kinds),
+      check_ident },
+    { "route", "to", KEY_LIST, true, 1, LT_CONFIG_MAX_AGENCIES, 0, ROFF(to), check_ident },
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Where a mapping's keys go: the rows of one table, written into one record. */
+typedef struct scope {
+    const char *table; /* key_def.section of the rows that apply */
+    const char *path;  /* the mapping's dotted path for messages: ingest, agencies.tax, routes[0] */
+    void *base;        /* the record the rows' offsets point into */
+    bool *seen;        /* seen[i]: the mapping sets row i (N_KEYS entries) */
+} scope;
 
 struct walk_ctx {
     lt_config *cfg;
     lt_diag *diag;
     const char *file;
-    bool seen[N_KEYS];                    /* seen[i]: the file sets table row i */
-    const node *section_node[N_SECTIONS]; /* mapping of each section the file has */
+    bool seen[N_KEYS];                    /* seen[i]: the file sets lt_config row i */
+    const node *section_node[N_SECTIONS]; /* value of each section the file has */
 };
 
 /* ---- diagnostics ---- */
@@ -322,7 +419,7 @@ static int build_tree(walk_ctx *c, const char *text, size_t len, node **ret, yam
 {
     yaml_parser_t p;
     yaml_event_t ev;
-    build_state b = {.depth = 0};
+    build_state b = { .depth = 0 };
     int r = 0;
     bool done = false;
 
@@ -376,7 +473,7 @@ static int build_tree(walk_ctx *c, const char *text, size_t len, node **ret, yam
 static int section_index(const char *name)
 {
     for (size_t i = 0; i < N_SECTIONS; i++)
-        if (strcmp(sections[i], name) == 0)
+        if (strcmp(sections[i].name, name) == 0)
             return (int)i;
     return -1;
 }
@@ -413,12 +510,27 @@ static const char *expected_keys(const char *section, char *buf, size_t size)
         if (strcmp(keys[i].section, section) == 0)
             n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "", keys[i].key);
     for (size_t i = 0; i < N_SECTIONS && n < size; i++)
-        if (is_child_section(section, sections[i])) {
-            const char *leaf = strrchr(sections[i], '.');
+        if (is_child_section(section, sections[i].name)) {
+            const char *leaf = strrchr(sections[i].name, '.');
             n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "",
-                                  leaf ? leaf + 1 : sections[i]);
+                                  leaf ? leaf + 1 : sections[i].name);
         }
     return buf;
+}
+
+/* True when scalar v is exactly the C string s (no embedded NUL). */
+static bool scalar_is(const node *v, const char *s)
+{
+    return v->kind == NODE_SCALAR && strlen(s) == v->len && memcmp(v->value, s, v->len) == 0;
+}
+
+/* The value of key in mapping map, or NULL. */
+static const node *find_value(const node *map, const char *key)
+{
+    for (size_t i = 0; map && map->kind == NODE_MAPPING && i + 1 < map->n; i += 2)
+        if (scalar_is(map->child[i], key))
+            return map->child[i + 1];
+    return NULL;
 }
 
 /* Parse a plain decimal integer: optional '-', digits, no leading zeros. */
@@ -442,7 +554,7 @@ static int parse_decimal(const node *v, int64_t *ret, bool *negative)
     return 0;
 }
 
-static int set_int(walk_ctx *c, const key_def *k, const node *v, const char *field)
+static int set_int(walk_ctx *c, const key_def *k, const node *v, const char *field, void *dst)
 {
     char q[80];
     int64_t x;
@@ -470,58 +582,107 @@ static int set_int(walk_ctx *c, const key_def *k, const node *v, const char *fie
         return fail_at(c, v->line, v->column, field, "%s: %s is out of range (%lld..%lld)", field,
                        printable(v->value, v->len, q, sizeof(q)), (long long)k->min,
                        (long long)k->max);
-    *(int64_t *)(void *)((char *)c->cfg + k->offset) = x;
+    *(int64_t *)dst = x;
     return 0;
 }
 
-static int set_string(walk_ctx *c, const key_def *k, const node *v, const char *field)
+static int set_string(walk_ctx *c, const key_def *k, const node *v, const char *field, void *dst)
 {
-    char **dst = (char **)(void *)((char *)c->cfg + k->offset);
+    char **s = dst;
     int r;
 
     if (v->len == 0)
         return fail_at(c, v->line, v->column, field, "%s must not be empty", field);
     if (strlen(v->value) != v->len)
         return fail_at(c, v->line, v->column, field, "%s contains a NUL character", field);
-    if (k->check && (r = k->check(c, k, v, field)) < 0)
+    if (k->check && (r = k->check(c, v, field)) < 0)
         return r;
-    free(*dst);
-    if (!(*dst = strdup(v->value)))
+    free(*s);
+    if (!(*s = strdup(v->value)))
         return -ENOMEM;
     return 0;
 }
 
-static int set_flags(walk_ctx *c, const key_def *k, const node *v, const char *field)
+/* A list of names from defs into a bit set: store.flags, routes[].kinds. */
+static int set_flags(walk_ctx *c, const key_def *k, const node *v, const char *field, void *dst)
 {
-    unsigned *dst = (unsigned *)(void *)((char *)c->cfg + k->offset);
+    const flag_def *defs = k->type == KEY_KINDS ? route_kinds : store_flags;
+    const char *noun = k->type == KEY_KINDS ? "kind" : "flag";
     unsigned flags = 0;
-    char q[80];
+    char q[80], known[80];
+    size_t n = 0;
 
+    known[0] = '\0';
+    for (const flag_def *d = defs; d->name; d++)
+        if (!d->refusal)
+            n += (size_t)snprintf(known + n, sizeof(known) - n, "%s%s", n ? ", " : "", d->name);
     if (v->kind != NODE_SEQUENCE)
+        return fail_at(c, v->line, v->column, field, "%s must be a list of %ss, e.g. [%s], not %s",
+                       field, noun, defs[0].name, kind_name(v));
+    if (v->n == 0 && k->type == KEY_KINDS)
         return fail_at(c, v->line, v->column, field,
-                       "%s must be a list of flags, e.g. [nordahead], not %s", field, kind_name(v));
+                       "%s must not be an empty list (leave the key out to match any)", field);
     for (size_t i = 0; i < v->n; i++) {
         const node *f = v->child[i];
-        const flag_def *d = store_flags;
+        const flag_def *d = defs;
         if (f->kind != NODE_SCALAR)
-            return fail_at(c, f->line, f->column, field, "%s: each flag must be a name, not %s",
-                           field, kind_name(f));
-        while (d->name && (strlen(d->name) != f->len || strcmp(d->name, f->value) != 0))
+            return fail_at(c, f->line, f->column, field, "%s: each %s must be a name, not %s",
+                           field, noun, kind_name(f));
+        while (d->name && !scalar_is(f, d->name))
             d++;
         if (!d->name)
             return fail_at(c, f->line, f->column, field,
-                           "%s: unknown flag \"%s\" (expected one of: nordahead, writemap)", field,
-                           printable(f->value, f->len, q, sizeof(q)));
+                           "%s: unknown %s \"%s\" (expected one of: %s)", field, noun,
+                           printable(f->value, f->len, q, sizeof(q)), known);
         if (d->refusal)
             return fail_at(c, f->line, f->column, field, "%s: \"%s\" is refused: %s", field,
                            d->name, d->refusal);
         flags |= d->bit;
     }
-    *dst = flags;
+    *(unsigned *)dst = flags;
     return 0;
 }
 
-static int set_log_level(walk_ctx *c, const key_def *k, const node *v, const char *field)
+/* A list of names or patterns into a char ** and the size_t count after it. */
+static int set_list(walk_ctx *c, const key_def *k, const node *v, const char *field, void *dst)
+{
+    char ***list = dst;
+    size_t *count = (size_t *)(void *)((char *)dst + sizeof(char **));
+    char q[80];
+    int r;
+
+    if (v->kind == NODE_SCALAR && v->len > 0)
+        return fail_at(c, v->line, v->column, field,
+                       "%s must be a list, not a scalar (write %s: [%s])", field, k->key,
+                       printable(v->value, v->len, q, sizeof(q)));
+    if (v->kind != NODE_SEQUENCE)
+        return fail_at(c, v->line, v->column, field, "%s must be a list, not %s", field,
+                       kind_name(v));
+    if ((int64_t)v->n < k->min)
+        return fail_at(c, v->line, v->column, field, "%s must not be an empty list (%s)", field,
+                       k->required ? "it is required: name at least one"
+                                   : "leave the key out to match any");
+    if ((int64_t)v->n > k->max)
+        return fail_at(c, v->child[k->max]->line, v->child[k->max]->column, field,
+                       "%s has more than %lld items", field, (long long)k->max);
+    /* *list is NULL: a duplicate key is refused before its value is read */
+    if (!(*list = calloc(v->n ? v->n : 1, sizeof(char *))))
+        return -ENOMEM;
+    for (size_t i = 0; i < v->n; i++) {
+        const node *item = v->child[i];
+        if (item->kind != NODE_SCALAR)
+            return fail_at(c, item->line, item->column, field,
+                           "%s: each item must be a string, not %s", field, kind_name(item));
+        if (k->check && (r = k->check(c, item, field)) < 0)
+            return r;
+        if (!((*list)[i] = strdup(item->value)))
+            return -ENOMEM;
+        *count = i + 1;
+    }
+    return 0;
+}
+
+static int set_log_level(walk_ctx *c, const node *v, const char *field, void *dst)
 {
     char q[80];
     int level = strlen(v->value) == v->len ? lt_log_level_parse(v->value) : -1;
@@ -530,47 +691,107 @@ static int set_log_level(walk_ctx *c, const key_def *k, const node *v, const cha
         return fail_at(c, v->line, v->column, field,
                        "%s: \"%s\" is not one of debug, info, warning, error", field,
                        printable(v->value, v->len, q, sizeof(q)));
-    *(int *)(void *)((char *)c->cfg + k->offset) = level;
+    *(int *)dst = level;
     return 0;
 }
 
-static int check_endpoint(walk_ctx *c, const key_def *k, const node *v, const char *field)
+static int check_endpoint(walk_ctx *c, const node *v, const char *field)
 {
+    const size_t max_ipc = sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1;
     char q[80];
 
-    (void)k;
+    if (strncmp(v->value, "ipc://", 6) == 0 && v->len - 6 > max_ipc)
+        return fail_at(c, v->line, v->column, field,
+                       "%s \"%s\" is too long: an ipc:// path holds at most %zu bytes", field,
+                       printable(v->value, v->len, q, sizeof(q)), max_ipc);
     if (strncmp(v->value, "tcp://", 6) == 0 || strncmp(v->value, "ipc://", 6) == 0)
         return 0;
     return fail_at(c, v->line, v->column, field, "%s \"%s\" must start with tcp:// or ipc://",
                    field, printable(v->value, v->len, q, sizeof(q)));
 }
 
-/* Convert and store one value for table row k. */
-static int set_value(walk_ctx *c, const key_def *k, const node *v)
+/* The agency path of field "agencies.NAME.key", for agency-level messages. */
+static const char *agency_path(const char *field, char *buf, size_t size)
 {
-    char field[128];
+    const char *dot = strrchr(field, '.');
 
-    dotted(k->section, k->key, field, sizeof(field));
-    if (k->type != KEY_FLAGS && v->kind != NODE_SCALAR)
+    snprintf(buf, size, "%.*s", dot ? (int)(dot - field) : (int)strlen(field), field);
+    return buf;
+}
+
+static int check_adapter(walk_ctx *c, const node *v, const char *field)
+{
+    char q[80], path[128];
+
+    for (size_t i = 0; i < sizeof(adapters) / sizeof(adapters[0]); i++)
+        if (scalar_is(v, adapters[i]))
+            return 0;
+    return fail_at(c, v->line, v->column, field, "%s: unknown adapter \"%s\" (known: %s)",
+                   agency_path(field, path, sizeof(path)),
+                   printable(v->value, v->len, q, sizeof(q)), ADAPTERS_LIST);
+}
+
+static int check_transport(walk_ctx *c, const node *v, const char *field)
+{
+    char q[80], path[128];
+
+    if (scalar_is(v, "zmq"))
+        return 0;
+    agency_path(field, path, sizeof(path));
+    if (scalar_is(v, "http"))
+        return fail_at(c, v->line, v->column, field,
+                       "%s: transport http is not supported yet (issue 5)", path);
+    return fail_at(c, v->line, v->column, field, "%s: unknown transport \"%s\" (known: zmq)", path,
+                   printable(v->value, v->len, q, sizeof(q)));
+}
+
+/* A name or pattern that can equal a sender, code or kind: printable ASCII, no spaces. */
+static int check_ident(walk_ctx *c, const node *v, const char *field)
+{
+    char q[80];
+    bool ok = v->len > 0 && v->len <= LT_CONFIG_MAX_IDENT;
+
+    for (size_t i = 0; ok && i < v->len; i++)
+        ok = (unsigned char)v->value[i] > 0x20 && (unsigned char)v->value[i] < 0x7f;
+    if (ok)
+        return 0;
+    return fail_at(c, v->line, v->column, field,
+                   "%s: \"%s\" is not a name or pattern (1 to %d printable ASCII characters, no "
+                   "spaces)",
+                   field, printable(v->value, v->len, q, sizeof(q)), LT_CONFIG_MAX_IDENT);
+}
+
+/* Convert and store one value for table row k of scope s. */
+static int set_value(walk_ctx *c, const scope *s, const key_def *k, const node *v)
+{
+    char field[160];
+    void *dst = (char *)s->base + k->offset;
+
+    dotted(s->path, k->key, field, sizeof(field));
+    if (v->kind != NODE_SCALAR &&
+        (k->type == KEY_INT || k->type == KEY_STRING || k->type == KEY_LOG_LEVEL))
         return fail_at(c, v->line, v->column, field, "%s must be %s, not %s", field,
                        k->type == KEY_INT ? "an integer" : "a string", kind_name(v));
     switch (k->type) {
     case KEY_INT:
-        return set_int(c, k, v, field);
+        return set_int(c, k, v, field, dst);
     case KEY_STRING:
-        return set_string(c, k, v, field);
+        return set_string(c, k, v, field, dst);
     case KEY_FLAGS:
-        return set_flags(c, k, v, field);
+    case KEY_KINDS:
+        return set_flags(c, k, v, field, dst);
+    case KEY_LIST:
+        return set_list(c, k, v, field, dst);
     case KEY_LOG_LEVEL:
-        return set_log_level(c, k, v, field);
+        return set_log_level(c, v, field, dst);
     }
     return LT_ERR_CONFIG;
 }
 
-static int walk_mapping(walk_ctx *c, const node *map, const char *section);
+static int walk_mapping(walk_ctx *c, const node *map, const scope *s);
 
-/* Handle one key: value pair of the mapping for section. */
-static int walk_pair(walk_ctx *c, const node *key, const node *val, const char *section)
+/* Handle one key: value pair of a mapping: a row of the scope's table, or a subsection. */
+static int walk_pair(walk_ctx *c, const node *key, const node *val, const scope *s)
 {
     char q[80], exp[400], sub[128];
     int si;
@@ -580,35 +801,37 @@ static int walk_pair(walk_ctx *c, const node *key, const node *val, const char *
                        kind_name(key));
     if (strlen(key->value) == key->len) {
         for (size_t i = 0; i < N_KEYS; i++)
-            if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key->value) == 0) {
-                c->seen[i] = true;
-                return set_value(c, &keys[i], val);
+            if (strcmp(keys[i].section, s->table) == 0 && strcmp(keys[i].key, key->value) == 0) {
+                s->seen[i] = true;
+                return set_value(c, s, &keys[i], val);
             }
-        dotted(section, key->value, sub, sizeof(sub));
+        dotted(s->table, key->value, sub, sizeof(sub));
         if ((si = section_index(sub)) > 0 && strlen(sub) < sizeof(sub) - 1) {
+            scope child = { sub, sub, c->cfg, c->seen };
+            c->section_node[si] = val;
+            if (sections[si].walk)
+                return sections[si].walk(c, val);
             if (val->kind != NODE_MAPPING)
                 return fail_at(c, val->line, val->column, sub, "%s must be a mapping, not %s", sub,
                                kind_name(val));
-            c->section_node[si] = val;
-            return walk_mapping(c, val, sub);
+            return walk_mapping(c, val, &child);
         }
     }
     printable(key->value, key->len, q, sizeof(q));
-    expected_keys(section, exp, sizeof(exp));
-    if (section[0])
+    expected_keys(s->table, exp, sizeof(exp));
+    if (s->path[0])
         return fail_at(c, key->line, key->column, NULL,
-                       "unknown key \"%s\" in %s (expected one of: %s)", q, section, exp);
+                       "unknown key \"%s\" in %s (expected one of: %s)", q, s->path, exp);
     return fail_at(c, key->line, key->column, NULL,
                    "unknown key \"%s\" at top level (expected one of: %s)", q, exp);
 }
 
-/* Check every key: value pair of map against the rows of section, refusing duplicates. */
-static int walk_mapping(walk_ctx *c, const node *map, const char *section)
+/* Refuse a key of map that repeats an earlier one; path names the mapping. */
+static int check_duplicate_keys(walk_ctx *c, const node *map, const char *path)
 {
     char q[80];
-    int r;
 
-    for (size_t i = 0; i + 1 < map->n; i += 2) {
+    for (size_t i = 2; i + 1 < map->n; i += 2) {
         const node *k = map->child[i];
         for (size_t j = 0; k->kind == NODE_SCALAR && j < i; j += 2) {
             const node *prev = map->child[j];
@@ -617,10 +840,344 @@ static int walk_mapping(walk_ctx *c, const node *map, const char *section)
                 return fail_at(c, k->line, k->column, NULL,
                                "duplicate key \"%s\" in %s (first at line %d, column %d)",
                                printable(k->value, k->len, q, sizeof(q)),
-                               section[0] ? section : "top level", prev->line, prev->column);
+                               path[0] ? path : "top level", prev->line, prev->column);
         }
-        if ((r = walk_pair(c, k, map->child[i + 1], section)) < 0)
+    }
+    return 0;
+}
+
+/* Check every key: value pair of map against the rows of the scope's table. */
+static int walk_mapping(walk_ctx *c, const node *map, const scope *s)
+{
+    int r;
+
+    if ((r = check_duplicate_keys(c, map, s->path)) < 0)
+        return r;
+    for (size_t i = 0; i + 1 < map->n; i += 2)
+        if ((r = walk_pair(c, map->child[i], map->child[i + 1], s)) < 0)
             return r;
+    return 0;
+}
+
+/* Give every row of table its default in the record at base. */
+static void set_record_defaults(const char *table, void *base)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        char *dst = (char *)base + keys[i].offset;
+        if (strcmp(keys[i].section, table) != 0)
+            continue;
+        if (keys[i].type == KEY_INT)
+            *(int64_t *)(void *)dst = keys[i].def;
+        else if (keys[i].type == KEY_LOG_LEVEL)
+            *(int *)(void *)dst = (int)keys[i].def;
+        else if (keys[i].type == KEY_KINDS || keys[i].type == KEY_FLAGS)
+            *(unsigned *)(void *)dst = (unsigned)keys[i].def;
+    }
+}
+
+/* Free the strings and lists the rows of table put in the record at base. */
+static void free_record(const char *table, void *base)
+{
+    for (size_t i = 0; base && i < N_KEYS; i++) {
+        char *p = (char *)base + keys[i].offset;
+        if (strcmp(keys[i].section, table) != 0)
+            continue;
+        if (keys[i].type == KEY_STRING) {
+            free(*(char **)(void *)p);
+        } else if (keys[i].type == KEY_LIST) {
+            char **list = *(char ***)(void *)p;
+            size_t n = *(size_t *)(void *)(p + sizeof(char **));
+            for (size_t j = 0; j < n; j++)
+                free(list[j]);
+            free(list);
+        }
+    }
+}
+
+/* Report the first row of s's table that is required and not set; the mapping is map. */
+static int check_record_required(walk_ctx *c, const node *map, const scope *s)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (keys[i].required && !s->seen[i] && strcmp(keys[i].section, s->table) == 0) {
+            char field[160];
+            return fail_at(c, map->line, map->column,
+                           dotted(s->path, keys[i].key, field, sizeof(field)),
+                           "missing required key \"%s\" in %s", keys[i].key, s->path);
+        }
+    return 0;
+}
+
+/* ---- agencies and routes ---- */
+
+/* True when the agency name is 1 to 32 characters of [a-z0-9_-]. */
+static bool is_agency_name(const node *k)
+{
+    if (k->kind != NODE_SCALAR || k->len == 0 || k->len > LT_CONFIG_MAX_AGENCY_NAME)
+        return false;
+    for (size_t i = 0; i < k->len; i++) {
+        char ch = k->value[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Defaults that depend on other keys, and checks across the keys of one agency. */
+static int finish_agency(walk_ctx *c, lt_config_agency *a, const node *map, const char *path)
+{
+    const node *v;
+
+    if (!a->transport && !(a->transport = strdup("zmq")))
+        return -ENOMEM;
+    if (!a->adapter) {
+        for (size_t i = 0; i < sizeof(adapters) / sizeof(adapters[0]); i++)
+            if (strcmp(a->name, adapters[i]) == 0 && !(a->adapter = strdup(a->name)))
+                return -ENOMEM;
+        if (!a->adapter)
+            return fail_at(c, map->line, map->column, path,
+                           "missing required key \"adapter\" in %s (the name is not an adapter; "
+                           "known: %s)",
+                           path, ADAPTERS_LIST);
+    }
+    if (!a->endpoint)
+        return fail_at(c, map->line, map->column, path,
+                       "missing required key \"endpoint\" in %s (the zmq transport connects to "
+                       "the agency's gateway)",
+                       path);
+    if (a->backoff_initial_ms > a->backoff_max_ms) {
+        if (!(v = find_value(map, "backoff_initial_ms")))
+            v = find_value(map, "backoff_max_ms");
+        return fail_at(c, v->line, v->column, path,
+                       "%s: backoff_initial_ms (%lld) is greater than backoff_max_ms (%lld)", path,
+                       (long long)a->backoff_initial_ms, (long long)a->backoff_max_ms);
+    }
+    return 0;
+}
+
+/* A sender belongs to one agency at most: it says whose events must not go back to it. */
+static int check_agency_senders(walk_ctx *c, const node *agencies)
+{
+    const lt_config *cfg = c->cfg;
+    char field[160];
+
+    for (size_t i = 0; i < cfg->n_agencies; i++) {
+        const node *list = find_value(agencies->child[2 * i + 1], "senders");
+        for (size_t j = 0; j < cfg->agencies[i].n_senders; j++) {
+            const char *s = cfg->agencies[i].senders[j];
+            const node *item = list->child[j];
+            snprintf(field, sizeof(field), "agencies.%s.senders", cfg->agencies[i].name);
+            for (size_t k = 0; k <= i; k++)
+                for (size_t l = 0; l < (k < i ? cfg->agencies[k].n_senders : j); l++) {
+                    if (strcmp(cfg->agencies[k].senders[l], s) != 0)
+                        continue;
+                    if (k == i)
+                        return fail_at(c, item->line, item->column, field,
+                                       "%s: \"%s\" is listed twice", field, s);
+                    return fail_at(c, item->line, item->column, field,
+                                   "%s: \"%s\" is already a sender of agency \"%s\"", field, s,
+                                   cfg->agencies[k].name);
+                }
+        }
+    }
+    return 0;
+}
+
+/* agencies: a mapping of agency name to link settings. */
+static int walk_agencies(walk_ctx *c, const node *v)
+{
+    lt_config *cfg = c->cfg;
+    size_t n = v->n / 2;
+    char q[80];
+    int r;
+
+    if (v->kind != NODE_MAPPING)
+        return fail_at(c, v->line, v->column, "agencies",
+                       "agencies must be a mapping of agency names to links, not %s", kind_name(v));
+    if ((r = check_duplicate_keys(c, v, "agencies")) < 0)
+        return r;
+    if (n > LT_CONFIG_MAX_AGENCIES)
+        return fail_at(c, v->child[2 * LT_CONFIG_MAX_AGENCIES]->line,
+                       v->child[2 * LT_CONFIG_MAX_AGENCIES]->column, "agencies",
+                       "more than %d agencies (a route's targets are a %d-bit set)",
+                       LT_CONFIG_MAX_AGENCIES, LT_CONFIG_MAX_AGENCIES);
+    if (n && !(cfg->agencies = calloc(n, sizeof(*cfg->agencies))))
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const node *key = v->child[2 * i], *map = v->child[2 * i + 1];
+        lt_config_agency *a = &cfg->agencies[i];
+        bool seen[N_KEYS] = { false };
+        char path[64];
+        scope s = { "agency", path, a, seen };
+
+        if (key->kind != NODE_SCALAR)
+            return fail_at(c, key->line, key->column, NULL, "keys must be plain names, not %s",
+                           kind_name(key));
+        if (!is_agency_name(key))
+            return fail_at(c, key->line, key->column, "agencies",
+                           "agency name \"%s\" must be 1 to %d characters of a-z, 0-9, _ and -",
+                           printable(key->value, key->len, q, sizeof(q)),
+                           LT_CONFIG_MAX_AGENCY_NAME);
+        cfg->n_agencies = i + 1;
+        set_record_defaults("agency", a);
+        a->line = key->line;
+        if (!(a->name = strdup(key->value)))
+            return -ENOMEM;
+        snprintf(path, sizeof(path), "agencies.%s", a->name);
+        if (map->kind != NODE_MAPPING)
+            return fail_at(c, map->line, map->column, path,
+                           "%s must be a mapping (adapter, endpoint, ...), not %s", path,
+                           kind_name(map));
+        if ((r = walk_mapping(c, map, &s)) < 0 || (r = finish_agency(c, a, map, path)) < 0)
+            return r;
+    }
+    return check_agency_senders(c, v);
+}
+
+/* Checks across the keys of one route and against the routes before it. */
+static int finish_route(walk_ctx *c, size_t i, const node *map, const scope *s)
+{
+    const lt_config_route *r = &c->cfg->routes[i];
+    const node *v;
+    char q[80];
+    int e;
+
+    if ((e = check_record_required(c, map, s)) < 0)
+        return e;
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(c->cfg->routes[j].name, r->name) == 0) {
+            v = find_value(map, "name");
+            return fail_at(
+                c, v->line, v->column, s->path, "duplicate route name \"%s\" (first at line %d)",
+                printable(r->name, strlen(r->name), q, sizeof(q)), c->cfg->routes[j].line);
+        }
+    if (r->n_result_kinds && !(r->kinds & LT_ROUTE_RESULT)) {
+        v = find_value(map, "result_kinds");
+        return fail_at(c, v->line, v->column, s->path,
+                       "route \"%s\": result_kinds is set but kinds does not include result",
+                       printable(r->name, strlen(r->name), q, sizeof(q)));
+    }
+    return 0;
+}
+
+/* routes: a list of rules, kept in file order; every matching rule adds its agencies. */
+static int walk_routes(walk_ctx *c, const node *v)
+{
+    lt_config *cfg = c->cfg;
+    int r;
+
+    if (v->kind != NODE_SEQUENCE)
+        return fail_at(c, v->line, v->column, "routes",
+                       "routes must be a list of rules (- name: ..., to: [...]), not %s",
+                       kind_name(v));
+    if (v->n > LT_CONFIG_MAX_ROUTES)
+        return fail_at(c, v->child[LT_CONFIG_MAX_ROUTES]->line,
+                       v->child[LT_CONFIG_MAX_ROUTES]->column, "routes", "more than %d routes",
+                       LT_CONFIG_MAX_ROUTES);
+    if (v->n && !(cfg->routes = calloc(v->n, sizeof(*cfg->routes))))
+        return -ENOMEM;
+    for (size_t i = 0; i < v->n; i++) {
+        const node *map = v->child[i];
+        lt_config_route *rt = &cfg->routes[i];
+        bool seen[N_KEYS] = { false };
+        char path[32];
+        scope s = { "route", path, rt, seen };
+
+        cfg->n_routes = i + 1;
+        set_record_defaults("route", rt);
+        rt->line = map->line;
+        snprintf(path, sizeof(path), "routes[%zu]", i);
+        if (map->kind != NODE_MAPPING)
+            return fail_at(c, map->line, map->column, path,
+                           "%s must be a mapping (name: ..., to: [...]), not %s", path,
+                           kind_name(map));
+        if ((r = walk_mapping(c, map, &s)) < 0 || (r = finish_route(c, i, map, &s)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Each route's to names configured agencies (agencies may come after routes in the file). */
+static int resolve_routes(walk_ctx *c)
+{
+    const lt_config *cfg = c->cfg;
+    const node *list = c->section_node[section_index("routes")];
+    char names[LT_CONFIG_MAX_AGENCIES * (LT_CONFIG_MAX_AGENCY_NAME + 2) + 8];
+    char q[80], field[32];
+    size_t n = 0;
+
+    names[0] = '\0';
+    for (size_t i = 0; i < cfg->n_agencies; i++)
+        n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "",
+                              cfg->agencies[i].name);
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        lt_config_route *r = &cfg->routes[i];
+        const node *to = find_value(list->child[i], "to");
+        snprintf(field, sizeof(field), "routes[%zu].to", i);
+        for (size_t j = 0; j < r->n_to; j++) {
+            size_t a = 0;
+            while (a < cfg->n_agencies && strcmp(cfg->agencies[a].name, r->to[j]) != 0)
+                a++;
+            if (a == cfg->n_agencies)
+                return fail_at(c, to->child[j]->line, to->child[j]->column, field,
+                               "route \"%s\": unknown agency \"%s\" in to (configured: %s)",
+                               printable(r->name, strlen(r->name), q, sizeof(q)), r->to[j],
+                               n ? names : "none");
+            if (r->to_mask & (UINT32_C(1) << a))
+                return fail_at(c, to->child[j]->line, to->child[j]->column, field,
+                               "route \"%s\": agency \"%s\" is listed twice in to",
+                               printable(r->name, strlen(r->name), q, sizeof(q)), r->to[j]);
+            r->to_mask |= UINT32_C(1) << a;
+        }
+    }
+    return 0;
+}
+
+/* control.endpoint's default, and one socket per bound endpoint. */
+static int finish_endpoints(walk_ctx *c, const node *root)
+{
+    static const struct {
+        const char *section, *key;
+        size_t offset;
+    } binds[] = {
+        { "ingest", "endpoint", OFF(ingest_endpoint) },
+        { "streams", "endpoint", OFF(streams_endpoint) },
+        { "streams", "pub_endpoint", OFF(streams_pub_endpoint) },
+        { "control", "endpoint", OFF(control_endpoint) },
+    };
+    lt_config *cfg = c->cfg;
+    const size_t max_ipc = sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1;
+    size_t dl = strlen(cfg->data_dir);
+    const char *sep = dl && cfg->data_dir[dl - 1] == '/' ? "" : "/";
+
+    if (!cfg->control_endpoint) {
+        const node *d = find_value(root, "data_dir");
+        if (asprintf(&cfg->control_endpoint, "ipc://%s%scontrol.sock", cfg->data_dir, sep) < 0) {
+            cfg->control_endpoint = NULL;
+            return -ENOMEM;
+        }
+        if (strlen(cfg->control_endpoint) - 6 > max_ipc)
+            return fail_at(c, d->line, d->column, "data_dir",
+                           "data_dir is too long for the default control endpoint "
+                           "ipc://DATA_DIR/control.sock (an ipc:// path holds at most %zu "
+                           "bytes); set control.endpoint",
+                           max_ipc);
+    }
+    for (size_t i = 1; i < sizeof(binds) / sizeof(binds[0]); i++) {
+        const char *e = *(char **)(void *)((char *)cfg + binds[i].offset);
+        for (size_t j = 0; e && j < i; j++) {
+            const char *prev = *(char **)(void *)((char *)cfg + binds[j].offset);
+            const node *v =
+                find_value(c->section_node[section_index(binds[i].section)], binds[i].key);
+            char q[80], field[64];
+            if (!prev || strcmp(prev, e) != 0)
+                continue;
+            dotted(binds[i].section, binds[i].key, field, sizeof(field));
+            if (!v) /* the default control endpoint equals one the file sets */
+                v = find_value(root, "data_dir");
+            return fail_at(c, v->line, v->column, field,
+                           "%s \"%s\" is also %s.%s; each socket needs its own endpoint", field,
+                           printable(e, strlen(e), q, sizeof(q)), binds[j].section, binds[j].key);
+        }
     }
     return 0;
 }
@@ -633,10 +1190,11 @@ static int check_required(walk_ctx *c, const node *root)
     for (size_t i = 0; i < N_KEYS; i++) {
         const key_def *k = &keys[i];
         const node *sec;
-        if (!k->required || c->seen[i])
+        int si = section_index(k->section);
+        if (!k->required || c->seen[i] || si < 0)
             continue;
         dotted(k->section, k->key, field, sizeof(field));
-        sec = c->section_node[section_index(k->section)];
+        sec = c->section_node[si];
         if (sec && k->section[0])
             return fail_at(c, sec->line, sec->column, field, "missing required key \"%s\" in %s",
                            k->key, k->section);
@@ -651,33 +1209,33 @@ static int check_required(walk_ctx *c, const node *root)
 
 /* ---- entry points ---- */
 
-static void set_defaults(lt_config *cfg)
-{
-    for (size_t i = 0; i < N_KEYS; i++) {
-        char *dst = (char *)cfg + keys[i].offset;
-        if (keys[i].type == KEY_INT)
-            *(int64_t *)(void *)dst = keys[i].def;
-        else if (keys[i].type == KEY_LOG_LEVEL)
-            *(int *)(void *)dst = (int)keys[i].def;
-    }
-}
-
 void lt_config_free(lt_config **p)
 {
+    lt_config *cfg;
+
     if (!p || !*p)
         return;
-    for (size_t i = 0; i < N_KEYS; i++)
-        if (keys[i].type == KEY_STRING)
-            free(*(char **)(void *)((char *)*p + keys[i].offset));
-    free((*p)->path);
-    free(*p);
+    cfg = *p;
+    for (size_t i = 0; i < N_SECTIONS; i++)
+        free_record(sections[i].name, cfg);
+    for (size_t i = 0; i < cfg->n_agencies; i++) {
+        free_record("agency", &cfg->agencies[i]);
+        free(cfg->agencies[i].name);
+    }
+    free(cfg->agencies);
+    for (size_t i = 0; i < cfg->n_routes; i++)
+        free_record("route", &cfg->routes[i]);
+    free(cfg->routes);
+    free(cfg->path);
+    free(cfg);
     *p = NULL;
 }
 
 int lt_config_parse(const char *name, const char *text, size_t len, lt_config **ret,
                     lt_diag *reterr)
 {
-    walk_ctx c = {.diag = reterr, .file = name ? name : "<config>"};
+    walk_ctx c = { .diag = reterr, .file = name ? name : "<config>" };
+    scope top = { "", "", NULL, c.seen };
     node *root = NULL;
     yaml_mark_t doc;
     int r;
@@ -686,7 +1244,9 @@ int lt_config_parse(const char *name, const char *text, size_t len, lt_config **
         r = -ENOMEM;
         goto out;
     }
-    set_defaults(c.cfg);
+    top.base = c.cfg;
+    for (size_t i = 0; i < N_SECTIONS; i++)
+        set_record_defaults(sections[i].name, c.cfg);
     if ((r = build_tree(&c, text ? text : "", text ? len : 0, &root, &doc)) < 0)
         goto out;
     if (!root || (root->kind == NODE_SCALAR && root->plain && root->len == 0)) {
@@ -702,7 +1262,8 @@ int lt_config_parse(const char *name, const char *text, size_t len, lt_config **
         goto out;
     }
     c.section_node[0] = root;
-    if ((r = walk_mapping(&c, root, "")) < 0 || (r = check_required(&c, root)) < 0)
+    if ((r = walk_mapping(&c, root, &top)) < 0 || (r = check_required(&c, root)) < 0 ||
+        (r = resolve_routes(&c)) < 0 || (r = finish_endpoints(&c, root)) < 0)
         goto out;
     *ret = c.cfg;
     c.cfg = NULL;

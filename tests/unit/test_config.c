@@ -236,7 +236,7 @@ static void each_error_has_its_exact_message(void **state)
          "t.yaml:1:4: YAML anchors and aliases are not supported; write the value out"},
         /* keys */
         {REQ "foo: 1\n", "t.yaml:4:1: unknown key \"foo\" at top level (expected one of: "
-                         "data_dir, ingest, batch, store, validation, log)"},
+                         "data_dir, ingest, batch, store, validation, log, agencies, routes, streams, control)"},
         {"data_dir: d\ningest:\n  endpont: tcp://x:1\n",
          "t.yaml:3:3: unknown key \"endpont\" in ingest (expected one of: endpoint, "
          "max_message_bytes, heartbeat_ivl_ms, heartbeat_timeout_ms, sndhwm, rcvhwm, "
@@ -247,7 +247,7 @@ static void each_error_has_its_exact_message(void **state)
          "t.yaml:4:7: unknown key \"lvl\" in log (expected one of: level)"},
         {REQ "ingest.endpoint: x\n",
          "t.yaml:4:1: unknown key \"ingest.endpoint\" at top level (expected one of: "
-         "data_dir, ingest, batch, store, validation, log)"},
+         "data_dir, ingest, batch, store, validation, log, agencies, routes, streams, control)"},
         {"? [a]\n: b\n", "t.yaml:1:3: keys must be plain names, not a list"},
         {"data_dir: d\ningest:\n  endpoint: tcp://a:1\n  endpoint: tcp://b:1\n",
          "t.yaml:4:3: duplicate key \"endpoint\" in ingest (first at line 3, column 3)"},
@@ -488,7 +488,7 @@ static void long_and_binary_keys_are_quoted_safely(void **state)
     assert_non_null(strstr(got, "aaa...\" at top level"));
     expect_error("\"a\\tb\\\"c\": 1\n",
                  "t.yaml:1:1: unknown key \"a?b?c\" at top level (expected one of: data_dir, "
-                 "ingest, batch, store, validation, log)");
+                 "ingest, batch, store, validation, log, agencies, routes, streams, control)");
 }
 
 static void deep_nesting_is_refused_not_recursed(void **state)
