@@ -236,7 +236,8 @@ static void each_error_has_its_exact_message(void **state)
          "t.yaml:1:4: YAML anchors and aliases are not supported; write the value out"},
         /* keys */
         {REQ "foo: 1\n", "t.yaml:4:1: unknown key \"foo\" at top level (expected one of: "
-                         "data_dir, ingest, batch, store, validation, log, agencies, routes, streams, control)"},
+                         "data_dir, ingest, batch, store, validation, log, agencies, routes, "
+                         "streams, control)"},
         {"data_dir: d\ningest:\n  endpont: tcp://x:1\n",
          "t.yaml:3:3: unknown key \"endpont\" in ingest (expected one of: endpoint, "
          "max_message_bytes, heartbeat_ivl_ms, heartbeat_timeout_ms, sndhwm, rcvhwm, "
@@ -520,6 +521,509 @@ static void parse_accepts_null_text_and_free_accepts_null(void **state)
     lt_config_free(&cfg);
 }
 
+/* ---- agencies, routes, streams, control (issue 3) ---- */
+
+#define AG                                                                                         \
+    REQ "agencies:\n"                                                                              \
+        "  tax: {endpoint: 'tcp://h:1'}\n"                                                         \
+        "  land: {endpoint: 'tcp://h:2'}\n"                                                        \
+        "  portal: {endpoint: 'tcp://h:3'}\n"
+
+/* Parse text that must load; fail naming the error otherwise. */
+static lt_config *parse_ok(const char *text)
+{
+    lt_config *cfg = NULL;
+    char err[1024];
+
+    if (parse(text, &cfg, err, sizeof(err)) != 0)
+        fail_msg("input:\n%s\nerror: %s", text, err);
+    return cfg;
+}
+
+static void agency_with_only_an_endpoint_gets_every_default(void **state)
+{
+    lt_config *cfg = parse_ok(REQ "agencies:\n  land:\n    endpoint: tcp://h:2\n");
+    const lt_config_agency *a = &cfg->agencies[0];
+
+    (void)state;
+    assert_int_equal(cfg->n_agencies, 1);
+    assert_string_equal(a->name, "land");
+    assert_string_equal(a->adapter, "land"); /* the name, since it is an adapter */
+    assert_string_equal(a->transport, "zmq");
+    assert_string_equal(a->endpoint, "tcp://h:2");
+    assert_null(a->senders);
+    assert_int_equal(a->n_senders, 0);
+    assert_int_equal(a->window, 8);
+    assert_int_equal(a->timeout_ms, 10000);
+    assert_int_equal(a->backoff_initial_ms, 2000);
+    assert_int_equal(a->backoff_max_ms, 3600000);
+    assert_int_equal(a->max_attempts, 0);
+    assert_int_equal(a->max_age_s, 259200);
+    assert_int_equal(a->down_after, 3);
+    assert_int_equal(a->line, 5);
+    assert_int_equal(cfg->n_routes, 0);
+    lt_config_free(&cfg);
+}
+
+static void no_links_sections_means_no_agencies_streams_or_routes(void **state)
+{
+    lt_config *cfg = parse_ok(REQ);
+
+    (void)state;
+    assert_null(cfg->agencies);
+    assert_int_equal(cfg->n_agencies, 0);
+    assert_null(cfg->routes);
+    assert_int_equal(cfg->n_routes, 0);
+    assert_null(cfg->streams_endpoint);
+    assert_null(cfg->streams_pub_endpoint);
+    assert_int_equal(cfg->streams_max_credit, 10000);
+    assert_string_equal(cfg->control_endpoint, "ipc://d/control.sock");
+    lt_config_free(&cfg);
+    cfg = parse_ok(REQ "agencies: {}\nroutes: []\n");
+    assert_int_equal(cfg->n_agencies, 0);
+    assert_int_equal(cfg->n_routes, 0);
+    lt_config_free(&cfg);
+}
+
+static void control_endpoint_defaults_to_a_socket_in_data_dir(void **state)
+{
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        { "data_dir: data\ningest: {endpoint: 'tcp://h:1'}\n", "ipc://data/control.sock" },
+        { "data_dir: ./var/lt\ningest: {endpoint: 'tcp://h:1'}\n", "ipc://./var/lt/control.sock" },
+        { "data_dir: /var/lib/lienthong\ningest: {endpoint: 'tcp://h:1'}\n",
+          "ipc:///var/lib/lienthong/control.sock" },
+        { "data_dir: /var/lib/lienthong/\ningest: {endpoint: 'tcp://h:1'}\n",
+          "ipc:///var/lib/lienthong/control.sock" },
+        { "data_dir: d\ningest: {endpoint: 'tcp://h:1'}\ncontrol: {endpoint: 'tcp://h:2'}\n",
+          "tcp://h:2" },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        lt_config *cfg = parse_ok(cases[i].yaml);
+        assert_string_equal(cfg->control_endpoint, cases[i].want);
+        lt_config_free(&cfg);
+    }
+}
+
+static void every_agency_stream_and_route_key_can_be_set(void **state)
+{
+    lt_config *cfg = parse_ok(
+        "data_dir: d\ningest: {endpoint: 'tcp://h:1'}\n"
+        "agencies:\n"
+        "  tnmt_hcm:\n"
+        "    adapter: land\n    transport: zmq\n    endpoint: ipc:///run/land.sock\n"
+        "    senders: [vpdkdd-hcm, vpdkdd-q1]\n    window: 1024\n    timeout_ms: 100\n"
+        "    backoff_initial_ms: 100\n    backoff_max_ms: 1000\n    max_attempts: 1000000\n"
+        "    max_age_s: 60\n    down_after: 1000\n"
+        "routes:\n"
+        "  - name: all-fields\n    kinds: [result, status]\n"
+        "    procedures: ['1.004227', '1.0042*']\n    senders: ['motcua-*']\n"
+        "    agency_codes: ['H26.*']\n    result_kinds: [tax_notice, certificate]\n"
+        "    to: [tnmt_hcm]\n"
+        "streams: {endpoint: 'tcp://h:2', pub_endpoint: 'tcp://h:3', max_credit: 1000000}\n"
+        "control: {endpoint: 'ipc:///run/ctl.sock'}\n");
+    const lt_config_agency *a = &cfg->agencies[0];
+    const lt_config_route *r = &cfg->routes[0];
+
+    (void)state;
+    assert_string_equal(a->name, "tnmt_hcm");
+    assert_string_equal(a->adapter, "land");
+    assert_string_equal(a->endpoint, "ipc:///run/land.sock");
+    assert_int_equal(a->n_senders, 2);
+    assert_string_equal(a->senders[0], "vpdkdd-hcm");
+    assert_string_equal(a->senders[1], "vpdkdd-q1");
+    assert_int_equal(a->window, 1024);
+    assert_int_equal(a->timeout_ms, 100);
+    assert_int_equal(a->backoff_initial_ms, 100);
+    assert_int_equal(a->backoff_max_ms, 1000);
+    assert_int_equal(a->max_attempts, 1000000);
+    assert_int_equal(a->max_age_s, 60);
+    assert_int_equal(a->down_after, 1000);
+    assert_string_equal(r->name, "all-fields");
+    assert_int_equal(r->kinds, LT_ROUTE_STATUS | LT_ROUTE_RESULT);
+    assert_int_equal(r->n_procedures, 2);
+    assert_string_equal(r->procedures[1], "1.0042*");
+    assert_int_equal(r->n_senders, 1);
+    assert_string_equal(r->senders[0], "motcua-*");
+    assert_int_equal(r->n_agency_codes, 1);
+    assert_string_equal(r->agency_codes[0], "H26.*");
+    assert_int_equal(r->n_result_kinds, 2);
+    assert_string_equal(r->result_kinds[1], "certificate");
+    assert_int_equal(r->n_to, 1);
+    assert_int_equal(r->to_mask, 1);
+    assert_int_equal(r->line, 17);
+    assert_string_equal(cfg->streams_endpoint, "tcp://h:2");
+    assert_string_equal(cfg->streams_pub_endpoint, "tcp://h:3");
+    assert_int_equal(cfg->streams_max_credit, 1000000);
+    assert_string_equal(cfg->control_endpoint, "ipc:///run/ctl.sock");
+    lt_config_free(&cfg);
+}
+
+/* Routes keep file order, may come before agencies, and to_mask has bit i for agencies[i]. */
+static void routes_keep_file_order_and_map_to_agency_bits(void **state)
+{
+    lt_config *cfg = parse_ok(REQ "routes:\n"
+                                  "  - {name: b, to: [portal, land]}\n"
+                                  "  - {name: a, kinds: [status], to: [tax]}\n"
+                                  "  - {name: c, kinds: [result], to: [portal, tax, land]}\n"
+                                  "agencies:\n"
+                                  "  tax: {endpoint: 'tcp://h:1'}\n"
+                                  "  land: {endpoint: 'tcp://h:2'}\n"
+                                  "  portal: {endpoint: 'tcp://h:3'}\n");
+
+    (void)state;
+    assert_int_equal(cfg->n_routes, 3);
+    assert_string_equal(cfg->routes[0].name, "b");
+    assert_string_equal(cfg->routes[1].name, "a");
+    assert_string_equal(cfg->routes[2].name, "c");
+    assert_int_equal(cfg->routes[0].to_mask, 0x6);
+    assert_int_equal(cfg->routes[1].to_mask, 0x1);
+    assert_int_equal(cfg->routes[2].to_mask, 0x7);
+    assert_int_equal(cfg->routes[0].kinds, LT_ROUTE_STATUS | LT_ROUTE_RESULT);
+    assert_int_equal(cfg->routes[1].kinds, LT_ROUTE_STATUS);
+    assert_int_equal(cfg->routes[2].kinds, LT_ROUTE_RESULT);
+    assert_string_equal(cfg->routes[0].to[0], "portal");
+    assert_int_equal(cfg->routes[0].n_procedures, 0);
+    assert_null(cfg->routes[0].procedures);
+    assert_int_equal(cfg->routes[0].line, 5);
+    lt_config_free(&cfg);
+}
+
+/* 32 agencies fill the 32-bit target set; a 33rd is refused. */
+static void at_most_32_agencies(void **state)
+{
+    char yaml[4096], want[256];
+    size_t n = (size_t)snprintf(yaml, sizeof(yaml), REQ "agencies:\n");
+    lt_config *cfg;
+
+    (void)state;
+    for (int i = 0; i < 32; i++)
+        n += (size_t)snprintf(yaml + n, sizeof(yaml) - n,
+                              "  a%d: {adapter: portal, endpoint: 'tcp://h:%d'}\n", i, i + 1);
+    snprintf(yaml + n, sizeof(yaml) - n, "routes:\n  - {name: last, to: [a31, a0]}\n");
+    cfg = parse_ok(yaml);
+    assert_int_equal(cfg->n_agencies, 32);
+    assert_int_equal(cfg->routes[0].to_mask, 0x80000001u);
+    lt_config_free(&cfg);
+    snprintf(yaml + n, sizeof(yaml) - n, "  a32: {adapter: portal, endpoint: 'tcp://h:1'}\n");
+    snprintf(want, sizeof(want),
+             "t.yaml:37:3: more than 32 agencies (a route's targets are a 32-bit set)");
+    expect_error(yaml, want);
+}
+
+/* Every agency integer key: min and max load, min-1 and max+1 are refused with the range. */
+static void agency_integer_bounds_are_inclusive(void **state)
+{
+    static const struct {
+        const char *key;
+        long long min, max;
+        size_t off;
+    } keys[] = {
+        { "window", 1, 1024, offsetof(lt_config_agency, window) },
+        { "timeout_ms", 100, 600000, offsetof(lt_config_agency, timeout_ms) },
+        { "backoff_initial_ms", 100, 3600000, offsetof(lt_config_agency, backoff_initial_ms) },
+        { "backoff_max_ms", 1000, 86400000, offsetof(lt_config_agency, backoff_max_ms) },
+        { "max_attempts", 0, 1000000, offsetof(lt_config_agency, max_attempts) },
+        { "max_age_s", 60, 31536000, offsetof(lt_config_agency, max_age_s) },
+        { "down_after", 1, 1000, offsetof(lt_config_agency, down_after) },
+    };
+    char yaml[512], want[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const long long ok[2] = { keys[i].min, keys[i].max },
+                        bad[2] = { keys[i].min - 1, keys[i].max + 1 };
+        /* backoff_initial_ms <= backoff_max_ms: move the other one out of the way */
+        const char *extra =
+            strcmp(keys[i].key, "backoff_initial_ms") == 0 ? "    backoff_max_ms: 86400000\n"
+            : strcmp(keys[i].key, "backoff_max_ms") == 0   ? "    backoff_initial_ms: 100\n"
+                                                           : "";
+        for (size_t j = 0; j < 2; j++) {
+            lt_config *cfg;
+            snprintf(yaml, sizeof(yaml),
+                     REQ "agencies:\n  tax:\n    endpoint: tcp://h:1\n%s    %s: %lld\n", extra,
+                     keys[i].key, ok[j]);
+            cfg = parse_ok(yaml);
+            assert_int_equal(*(int64_t *)(void *)((char *)&cfg->agencies[0] + keys[i].off), ok[j]);
+            lt_config_free(&cfg);
+        }
+        for (size_t j = 0; j < 2; j++) {
+            if (bad[j] < 0)
+                continue;
+            snprintf(yaml, sizeof(yaml),
+                     REQ "agencies:\n  tax:\n    endpoint: tcp://h:1\n    %s: %lld\n", keys[i].key,
+                     bad[j]);
+            snprintf(want, sizeof(want),
+                     "t.yaml:7:%d: agencies.tax.%s: %lld is out of range (%lld..%lld)",
+                     (int)strlen(keys[i].key) + 7, keys[i].key, bad[j], keys[i].min, keys[i].max);
+            expect_error(yaml, want);
+        }
+    }
+}
+
+/* Every check of the new sections, with the exact message an operator reads. */
+static void each_links_error_has_its_exact_message(void **state)
+{
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        /* agencies */
+        { REQ "agencies: [tax]\n",
+          "t.yaml:4:11: agencies must be a mapping of agency names to links, not a list" },
+        { REQ "agencies:\n  Tax: {endpoint: 'tcp://h:1'}\n",
+          "t.yaml:5:3: agency name \"Tax\" must be 1 to 32 characters of a-z, 0-9, _ and -" },
+        { REQ "agencies:\n  aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: {endpoint: 'tcp://h:1'}\n",
+          "t.yaml:5:3: agency name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" must be 1 to 32 "
+          "characters of a-z, 0-9, _ and -" },
+        { REQ "agencies:\n  \"\": {endpoint: 'tcp://h:1'}\n",
+          "t.yaml:5:3: agency name \"\" must be 1 to 32 characters of a-z, 0-9, _ and -" },
+        { REQ "agencies:\n  [a]: {}\n", "t.yaml:5:3: keys must be plain names, not a list" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1'}\n  tax: {endpoint: 'tcp://h:2'}\n",
+          "t.yaml:6:3: duplicate key \"tax\" in agencies (first at line 5, column 3)" },
+        { REQ "agencies:\n  tax:\n",
+          "t.yaml:5:7: agencies.tax must be a mapping (adapter, endpoint, ...), not empty" },
+        { REQ "agencies:\n  tax: x\n",
+          "t.yaml:5:8: agencies.tax must be a mapping (adapter, endpoint, ...), not a scalar" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', windw: 3}\n",
+          "t.yaml:5:32: unknown key \"windw\" in agencies.tax (expected one of: adapter, "
+          "transport, endpoint, senders, window, timeout_ms, backoff_initial_ms, backoff_max_ms, "
+          "max_attempts, max_age_s, down_after)" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', adapter: customs}\n",
+          "t.yaml:5:41: agencies.tax: unknown adapter \"customs\" (known: tax, land, portal)" },
+        { REQ "agencies:\n  customs: {endpoint: 'tcp://h:1'}\n",
+          "t.yaml:5:12: missing required key \"adapter\" in agencies.customs (the name is not an "
+          "adapter; known: tax, land, portal)" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', transport: http}\n",
+          "t.yaml:5:43: agencies.tax: transport http is not supported yet (issue 5)" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', transport: smtp}\n",
+          "t.yaml:5:43: agencies.tax: unknown transport \"smtp\" (known: zmq)" },
+        { REQ "agencies:\n  tax: {transport: zmq}\n",
+          "t.yaml:5:8: missing required key \"endpoint\" in agencies.tax (the zmq transport "
+          "connects to the agency's gateway)" },
+        { REQ "agencies:\n  tax:\n    endpoint: 'http://h:1'\n",
+          "t.yaml:6:15: agencies.tax.endpoint \"http://h:1\" must start with tcp:// or ipc://" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', window: '8'}\n",
+          "t.yaml:5:40: agencies.tax.window must be an integer, not a quoted string (write "
+          "window: 8)" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', backoff_initial_ms: 5000, "
+              "backoff_max_ms: 4000}\n",
+          "t.yaml:5:52: agencies.tax: backoff_initial_ms (5000) is greater than backoff_max_ms "
+          "(4000)" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', backoff_max_ms: 1000}\n",
+          "t.yaml:5:48: agencies.tax: backoff_initial_ms (2000) is greater than backoff_max_ms "
+          "(1000)" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', senders: [a, b]}\n"
+              "  land: {endpoint: 'tcp://h:2', senders: [c, b]}\n",
+          "t.yaml:6:46: agencies.land.senders: \"b\" is already a sender of agency \"tax\"" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', senders: [a, a]}\n",
+          "t.yaml:5:45: agencies.tax.senders: \"a\" is listed twice" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', senders: thue}\n",
+          "t.yaml:5:41: agencies.tax.senders must be a list, not a scalar (write senders: "
+          "[thue])" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', senders: {a: b}}\n",
+          "t.yaml:5:41: agencies.tax.senders must be a list, not a mapping" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', senders: ['a b']}\n",
+          "t.yaml:5:42: agencies.tax.senders: \"a b\" is not a name or pattern (1 to 250 "
+          "printable ASCII characters, no spaces)" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', senders: ['']}\n",
+          "t.yaml:5:42: agencies.tax.senders: \"\" is not a name or pattern (1 to 250 "
+          "printable ASCII characters, no spaces)" },
+        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', senders: [[a]]}\n",
+          "t.yaml:5:42: agencies.tax.senders: each item must be a string, not a list" },
+        /* routes */
+        { AG "routes:\n  name: r\n",
+          "t.yaml:9:3: routes must be a list of rules (- name: ..., to: [...]), not a mapping" },
+        { AG "routes:\n  - r\n",
+          "t.yaml:9:5: routes[0] must be a mapping (name: ..., to: [...]), not a scalar" },
+        { AG "routes:\n  - name: land-dossiers\n    to: [land, lnd]\n",
+          "t.yaml:10:16: route \"land-dossiers\": unknown agency \"lnd\" in to (configured: tax, "
+          "land, portal)" },
+        { REQ "routes:\n  - name: r\n    to: [lnd]\n",
+          "t.yaml:6:10: route \"r\": unknown agency \"lnd\" in to (configured: none)" },
+        { AG "routes:\n  - name: r\n    to: [tax, tax]\n",
+          "t.yaml:10:15: route \"r\": agency \"tax\" is listed twice in to" },
+        { AG "routes:\n  - name: r\n    to: [land]\n  - name: r\n    to: [tax]\n",
+          "t.yaml:11:11: duplicate route name \"r\" (first at line 9)" },
+        { AG "routes:\n  - name: r\n    to: []\n",
+          "t.yaml:10:9: routes[0].to must not be an empty list (it is required: name at least "
+          "one)" },
+        { AG "routes:\n  - name: r\n", "t.yaml:9:5: missing required key \"to\" in routes[0]" },
+        { AG "routes:\n  - to: [tax]\n", "t.yaml:9:5: missing required key \"name\" in routes[0]" },
+        { AG "routes:\n  - {name: a, to: [tax]}\n  - {nam: b, to: [tax]}\n",
+          "t.yaml:10:6: unknown key \"nam\" in routes[1] (expected one of: name, kinds, "
+          "procedures, senders, agency_codes, result_kinds, to)" },
+        { AG "routes:\n  - name: 'a b'\n    to: [tax]\n",
+          "t.yaml:9:11: routes[0].name: \"a b\" is not a name or pattern (1 to 250 printable "
+          "ASCII characters, no spaces)" },
+        { AG "routes:\n  - name: r\n    kinds: [statuses]\n    to: [tax]\n",
+          "t.yaml:10:13: routes[0].kinds: unknown kind \"statuses\" (expected one of: status, "
+          "result)" },
+        { AG "routes:\n  - name: r\n    kinds: []\n    to: [tax]\n",
+          "t.yaml:10:12: routes[0].kinds must not be an empty list (leave the key out to match "
+          "any)" },
+        { AG "routes:\n  - name: r\n    kinds: status\n    to: [tax]\n",
+          "t.yaml:10:12: routes[0].kinds must be a list of kinds, e.g. [status], not a scalar" },
+        { AG "routes:\n  - name: r\n    kinds: [status]\n    result_kinds: [tax_notice]\n"
+             "    to: [tax]\n",
+          "t.yaml:11:19: route \"r\": result_kinds is set but kinds does not include result" },
+        { AG "routes:\n  - name: r\n    procedures: []\n    to: [tax]\n",
+          "t.yaml:10:17: routes[0].procedures must not be an empty list (leave the key out to "
+          "match any)" },
+        { AG "routes:\n  - name: r\n    senders: []\n    to: [tax]\n",
+          "t.yaml:10:14: routes[0].senders must not be an empty list (leave the key out to "
+          "match any)" },
+        { AG "routes:\n  - name: r\n    agency_codes: []\n    to: [tax]\n",
+          "t.yaml:10:19: routes[0].agency_codes must not be an empty list (leave the key out to "
+          "match any)" },
+        { AG "routes:\n  - name: r\n    result_kinds: []\n    to: [tax]\n",
+          "t.yaml:10:19: routes[0].result_kinds must not be an empty list (leave the key out to "
+          "match any)" },
+        { AG "routes:\n  - name: r\n    procedures: 1.004227\n    to: [tax]\n",
+          "t.yaml:10:17: routes[0].procedures must be a list, not a scalar (write procedures: "
+          "[1.004227])" },
+        /* streams and control */
+        { AG "streams: {endpont: x}\n",
+          "t.yaml:8:11: unknown key \"endpont\" in streams (expected one of: endpoint, "
+          "pub_endpoint, max_credit)" },
+        { AG "streams: {max_credit: 0}\n",
+          "t.yaml:8:23: streams.max_credit: 0 is out of range (1..1000000)" },
+        { AG "streams: {max_credit: 1000001}\n",
+          "t.yaml:8:23: streams.max_credit: 1000001 is out of range (1..1000000)" },
+        { AG "streams: {endpoint: 'tcp://127.0.0.1:7450'}\n",
+          "t.yaml:8:21: streams.endpoint \"tcp://127.0.0.1:7450\" is also ingest.endpoint; each "
+          "socket needs its own endpoint" },
+        { AG "streams: {endpoint: 'tcp://h:9', pub_endpoint: 'tcp://h:9'}\n",
+          "t.yaml:8:48: streams.pub_endpoint \"tcp://h:9\" is also streams.endpoint; each socket "
+          "needs its own endpoint" },
+        { AG "control: {endpoint: 'udp://x'}\n",
+          "t.yaml:8:21: control.endpoint \"udp://x\" must start with tcp:// or ipc://" },
+        { AG "control: {endpoint: 'tcp://127.0.0.1:7450'}\n",
+          "t.yaml:8:21: control.endpoint \"tcp://127.0.0.1:7450\" is also ingest.endpoint; each "
+          "socket needs its own endpoint" },
+        { "data_dir: d\ningest: {endpoint: 'ipc://d/control.sock'}\n",
+          "t.yaml:1:11: control.endpoint \"ipc://d/control.sock\" is also ingest.endpoint; each "
+          "socket needs its own endpoint" },
+        { AG "control: {}\ncontrol: {}\n",
+          "t.yaml:9:1: duplicate key \"control\" in top level (first at line 8, column 1)" },
+        { AG "control: ipc://x\n", "t.yaml:8:10: control must be a mapping, not a scalar" },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_error(cases[i].yaml, cases[i].want);
+}
+
+static void ipc_paths_longer_than_a_socket_address_are_refused(void **state)
+{
+    char yaml[512], want[512], path[120];
+    lt_config *cfg;
+
+    (void)state;
+    memset(path, 'a', 107);
+    path[0] = '/';
+    path[107] = '\0';
+    snprintf(yaml, sizeof(yaml), "data_dir: d\ningest: {endpoint: 'ipc://%s'}\n", path);
+    cfg = parse_ok(yaml);
+    lt_config_free(&cfg);
+    snprintf(yaml, sizeof(yaml), "data_dir: d\ningest: {endpoint: 'ipc://%sa'}\n", path);
+    /* the value is quoted as its first 76 bytes and "..." */
+    snprintf(want, sizeof(want),
+             "t.yaml:2:20: ingest.endpoint \"ipc://%.70s...\" is too long: an ipc:// path holds "
+             "at most 107 bytes",
+             path);
+    expect_error(yaml, want);
+    /* ipc://DATA_DIR/control.sock must fit too: 94 bytes of data_dir is the most */
+    memset(path, 'a', 95);
+    path[95] = '\0';
+    snprintf(yaml, sizeof(yaml), "data_dir: %.94s\ningest: {endpoint: 'tcp://h:1'}\n", path);
+    cfg = parse_ok(yaml);
+    assert_int_equal(strlen(cfg->control_endpoint), 6 + 107);
+    lt_config_free(&cfg);
+    snprintf(yaml, sizeof(yaml), "data_dir: %s\ningest: {endpoint: 'tcp://h:1'}\n", path);
+    snprintf(want, sizeof(want),
+             "t.yaml:1:11: data_dir is too long for the default control endpoint "
+             "ipc://DATA_DIR/control.sock (an ipc:// path holds at most 107 bytes); set "
+             "control.endpoint");
+    expect_error(yaml, want);
+    snprintf(yaml, sizeof(yaml),
+             "data_dir: %s\ningest: {endpoint: 'tcp://h:1'}\ncontrol: {endpoint: 'tcp://h:2'}\n",
+             path);
+    cfg = parse_ok(yaml);
+    lt_config_free(&cfg);
+}
+
+/* The shipped config routes the land-transfer flow as config/README.md describes it. */
+static void shipped_config_routes_the_land_transfer_flow(void **state)
+{
+    lt_config *cfg = load_shipped("lienthong.yaml");
+    static const struct {
+        const char *name;
+        unsigned kinds;
+        uint32_t to_mask; /* tax 1, land 2, portal 4 */
+    } want[] = {
+        { "land-transfer-from-desk", LT_ROUTE_STATUS, 0x6 },
+        { "land-office-to-tax", LT_ROUTE_STATUS, 0x5 },
+        { "tax-notice", LT_ROUTE_RESULT, 0x6 },
+        { "portal-every-status", LT_ROUTE_STATUS, 0x4 },
+    };
+
+    (void)state;
+    assert_int_equal(cfg->n_agencies, 3);
+    assert_string_equal(cfg->agencies[0].name, "tax");
+    assert_string_equal(cfg->agencies[0].endpoint, "tcp://127.0.0.1:7461");
+    assert_int_equal(cfg->agencies[0].n_senders, 2);
+    assert_string_equal(cfg->agencies[0].senders[0], "thue-hcm");
+    assert_string_equal(cfg->agencies[0].senders[1], "tax-sim");
+    assert_string_equal(cfg->agencies[1].name, "land");
+    assert_string_equal(cfg->agencies[1].endpoint, "tcp://127.0.0.1:7462");
+    assert_int_equal(cfg->agencies[1].n_senders, 1);
+    assert_string_equal(cfg->agencies[1].senders[0], "vpdkdd-hcm");
+    assert_string_equal(cfg->agencies[2].name, "portal");
+    assert_string_equal(cfg->agencies[2].endpoint, "tcp://127.0.0.1:7463");
+    /* the tax link writes out every default: it must equal the land link's implicit ones */
+    for (size_t off = offsetof(lt_config_agency, window);
+         off <= offsetof(lt_config_agency, down_after); off += sizeof(int64_t))
+        assert_int_equal(*(int64_t *)(void *)((char *)&cfg->agencies[0] + off),
+                         *(int64_t *)(void *)((char *)&cfg->agencies[1] + off));
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(cfg->agencies[i].adapter, cfg->agencies[i].name);
+        assert_string_equal(cfg->agencies[i].transport, "zmq");
+    }
+    assert_int_equal(cfg->n_routes, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(cfg->routes[i].name, want[i].name);
+        assert_int_equal(cfg->routes[i].kinds, want[i].kinds);
+        assert_int_equal(cfg->routes[i].to_mask, want[i].to_mask);
+    }
+    assert_string_equal(cfg->routes[0].procedures[0], "1.004227");
+    assert_string_equal(cfg->routes[0].senders[0], "motcua-*");
+    assert_string_equal(cfg->routes[1].senders[0], "vpdkdd-*");
+    assert_string_equal(cfg->routes[2].result_kinds[0], "tax_notice");
+    assert_string_equal(cfg->routes[3].procedures[0], "*");
+    assert_string_equal(cfg->streams_endpoint, "tcp://127.0.0.1:7451");
+    assert_null(cfg->streams_pub_endpoint);
+    assert_int_equal(cfg->streams_max_credit, 10000);
+    assert_string_equal(cfg->control_endpoint, "ipc://data/control.sock");
+    lt_config_free(&cfg);
+}
+
+static void production_example_loads_with_absolute_paths(void **state)
+{
+    lt_config *cfg = load_shipped("production.yaml");
+
+    (void)state;
+    assert_string_equal(cfg->data_dir, "/var/lib/lienthong");
+    assert_string_equal(cfg->control_endpoint, "ipc:///var/lib/lienthong/control.sock");
+    assert_int_equal(cfg->n_agencies, 3);
+    assert_int_equal(cfg->n_routes, 4);
+    for (size_t i = 0; i < cfg->n_routes; i++)
+        assert_int_not_equal(cfg->routes[i].to_mask, 0);
+    lt_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +1041,17 @@ int main(void)
         cmocka_unit_test(long_and_binary_keys_are_quoted_safely),
         cmocka_unit_test(deep_nesting_is_refused_not_recursed),
         cmocka_unit_test(parse_accepts_null_text_and_free_accepts_null),
+        cmocka_unit_test(agency_with_only_an_endpoint_gets_every_default),
+        cmocka_unit_test(no_links_sections_means_no_agencies_streams_or_routes),
+        cmocka_unit_test(control_endpoint_defaults_to_a_socket_in_data_dir),
+        cmocka_unit_test(every_agency_stream_and_route_key_can_be_set),
+        cmocka_unit_test(routes_keep_file_order_and_map_to_agency_bits),
+        cmocka_unit_test(at_most_32_agencies),
+        cmocka_unit_test(agency_integer_bounds_are_inclusive),
+        cmocka_unit_test(each_links_error_has_its_exact_message),
+        cmocka_unit_test(ipc_paths_longer_than_a_socket_address_are_refused),
+        cmocka_unit_test(shipped_config_routes_the_land_transfer_flow),
+        cmocka_unit_test(production_example_loads_with_absolute_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
