@@ -39,7 +39,8 @@
 #define DRAIN_MAX      256
 #define KEY_BUCKETS    65536
 
-/* One key answered OK, with the notice number it produced (tax), 0 if none. */
+/* One key answered OK, with the notice number it produced (tax), 0 if none;
+ * or, under "\1dossier:CODE", the number of notices issued for a dossier. */
 typedef struct key_entry {
     struct key_entry *next;
     uint64_t notice;
@@ -332,7 +333,20 @@ static int act(sim *s, const Lienthong__V1__LinkRequest *req, int64_t now, uint6
         snprintf(msg, size, "dossier synced");
         return 0;
     }
-    uint64_t n = ++s->notices;
+    /* Notices are numbered per dossier, so after a restart of the simulator
+     * (which forgets its keys) a resent transfer yields the same event_id and
+     * the daemon answers DUPLICATE instead of storing a second notice. */
+    char dkey[300];
+    snprintf(dkey, sizeof(dkey), "\001dossier:%s", req->dossier_code ? req->dossier_code : "-");
+    key_entry *count = key_find(s, dkey);
+    if (!count) {
+        int r = key_add(s, dkey, 0);
+        if (r < 0)
+            return r;
+        count = key_find(s, dkey);
+    }
+    uint64_t n = ++count->notice;
+    s->notices++;
     *ret_notice = n;
     snprintf(msg, size, "transfer received; obligation notice %" PRIu64 " %s", n,
              s->o.result_in_reply ? "attached"
