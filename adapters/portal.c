@@ -5,7 +5,8 @@
  * arrive in order per dossier, so the portal never sees a later status before
  * an earlier one), the dossier's times as RFC 3339 UTC, the applicant's name
  * and kind (never the id number), the channel, the result when the event is
- * one, and first_sync on the dossier's first delivery.
+ * one, and first_sync on the dossier's first delivery. Times are sent in UTC
+ * whatever offset the sender used, so the portal compares like with like.
  *
  * The state handed in may be newer than the event: a finished_at or
  * returned_at from the state is sent only with a status that implies it, so an
@@ -31,18 +32,24 @@ static int dup_opt(const char *s, char **ret)
     return *ret ? 0 : -ENOMEM;
 }
 
-/* The event's own RFC 3339 string when it has one, else the state's time when
+/* A time for the portal, always UTC ("2026-11-10T01:15:00Z"): the event's own
+ * value when it carries one (what this event said), else the state's when
  * use_state and present, else nothing. Returns 0 or -ENOMEM. */
 static int time_field(const char *own, bool use_state, protobuf_c_boolean has, int64_t sec,
                       char **ret)
 {
     char buf[32];
+    int64_t own_sec;
 
-    if (own)
-        return dup_opt(own, ret);
     *ret = NULL;
-    if (!use_state || !has)
+    if (own && own[0]) {
+        /* stored events were validated; an unparsable one is passed on as it is */
+        if (lt_time_parse(own, &own_sec) < 0)
+            return dup_opt(own, ret);
+        sec = own_sec;
+    } else if (!use_state || !has) {
         return 0;
+    }
     lt_time_format(sec, buf, sizeof(buf));
     return dup_opt(buf, ret);
 }

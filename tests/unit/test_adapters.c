@@ -420,8 +420,8 @@ static void portal_syncs_the_first_status_without_the_id_number(void **state)
     assert_string_equal(ps->agency_code, "H26.1.2");
     assert_true(ps->has_status);
     assert_int_equal(ps->status, LIENTHONG__V1__STATUS__REGISTERED);
-    assert_string_equal(ps->received_at, "2026-11-10T08:15:00+07:00");
-    assert_string_equal(ps->due_at, "2026-11-24T17:00:00+07:00");
+    assert_string_equal(ps->received_at, "2026-11-10T01:15:00Z");
+    assert_string_equal(ps->due_at, "2026-11-24T10:00:00Z");
     assert_null(ps->finished_at);
     assert_null(ps->returned_at);
     assert_string_equal(ps->applicant_name, "Nguyễn Văn An");
@@ -439,13 +439,15 @@ static void portal_takes_times_from_the_state_as_utc(void **state)
     fixture *f = *state;
     lt_diag d;
 
+    f->state.due_at = t("2026-11-27T17:00:00+07:00"); /* moved by a later event */
+
     f->in.ev = &f->se4;
     f->in.first_delivery = false;
     assert_int_equal(adapter("portal")->build(&f->in, f->req, &d), 0);
     const Lienthong__V1__PortalSync *ps = f->req->portal_sync;
     assert_int_equal(ps->status, LIENTHONG__V1__STATUS__OBLIGATION_REQUESTED);
     assert_string_equal(ps->received_at, "2026-11-10T01:15:00Z");
-    assert_string_equal(ps->due_at, "2026-11-24T10:00:00Z");
+    assert_string_equal(ps->due_at, "2026-11-27T10:00:00Z");
     assert_string_equal(ps->note, f->st4.note);
     assert_string_equal(ps->applicant_name, "Nguyễn Văn An");
     assert_true(ps->has_first_sync);
