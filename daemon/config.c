@@ -7,7 +7,12 @@
  * key, type, bounds, default, offset): a mapping whose dotted path is the
  * prefix of a table section is descended into, a key of the current section
  * is converted and range-checked, anything else is an unknown key. Adding a
- * section is adding table rows (and, for lists of mappings, a node type).
+ * section is adding table rows. The rows of the "agency" and "route" tables
+ * describe one record (lt_config_agency, lt_config_route): agencies: is a
+ * mapping of such records and routes: a list of them, each walked with the
+ * same code into its own record. Checks that span keys or records (defaults
+ * that depend on the name, backoff order, senders in two agencies, route
+ * targets, distinct bound endpoints) run once their inputs are read.
  * The first error found, in document order, is reported; nothing is logged.
  */
 #include "config.h"

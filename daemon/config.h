@@ -8,7 +8,11 @@
  * Strings are kept as written: a relative data_dir is relative to the working
  * directory of the process that uses the config (the daemon, lienthongctl).
  * Inputs are bounded: at most 1 MiB of file, 32 levels of nesting, 100000
- * values; YAML anchors/aliases and more than one document are refused.
+ * values, LT_CONFIG_MAX_AGENCIES agencies, 1024 routes, 1024 items in a list,
+ * 250 bytes in a name or pattern; YAML anchors/aliases and more than one
+ * document are refused. Every string, list and array below is owned by the
+ * lt_config and freed by lt_config_free(); readers borrow them for as long as
+ * they hold the config.
  */
 #ifndef LT_CONFIG_H
 #define LT_CONFIG_H
@@ -28,13 +32,14 @@ enum {
 
 #define LT_CONFIG_MAX_AGENCIES 32 /* a route's targets are a 32-bit set */
 
-/* agencies.NAME: one agency link. */
+/* agencies.NAME: one agency link. agencies[] keeps the file's order. */
 typedef struct lt_config_agency {
     char *name;                 /* the mapping key: [a-z0-9_-], at most 32 bytes */
     char *adapter;              /* tax | land | portal; default: the name, if it is one */
     char *transport;            /* zmq (default); http arrives with the portal issue */
     char *endpoint;             /* the gateway: tcp://... or ipc://..., required for zmq */
-    char **senders;             /* submitters that are this agency: never routed back to it */
+    char **senders;             /* exact sender names that are this agency: never routed back
+                                   to it; a sender is in one agency at most */
     size_t n_senders;
     int64_t window;             /* deliveries in flight, across dossiers; default 8 [1..1024] */
     int64_t timeout_ms;         /* one attempt; default 10000 [100..600000] */
@@ -44,7 +49,7 @@ typedef struct lt_config_agency {
     int64_t max_age_s;          /* then dead letter; default 259200 (3 days) [60..31536000] */
     int64_t down_after;         /* consecutive failed attempts before the link is down and
                                    only probed; default 3 [1..1000] */
-    int line;                   /* where it is defined, for diagnostics */
+    int line;                   /* 1-based line of its name, for diagnostics */
 } lt_config_agency;
 
 enum {
@@ -52,7 +57,9 @@ enum {
     LT_ROUTE_RESULT = 1 << 1, /* kinds: result events */
 };
 
-/* routes[i]: every rule that matches an event adds its agencies (all-match). */
+/* routes[i]: every rule that matches an event adds its agencies (all-match);
+ * routes[] keeps the file's order. A list left out is NULL with count 0 (match
+ * anything); a list given is never empty. */
 typedef struct lt_config_route {
     char *name;                 /* required, unique */
     unsigned kinds;             /* LT_ROUTE_*; default both */
@@ -64,10 +71,10 @@ typedef struct lt_config_route {
     size_t n_agency_codes;
     char **result_kinds;        /* exact result.kind values; none = all (results only) */
     size_t n_result_kinds;
-    char **to;                  /* agency names, each configured; at least one */
+    char **to;                  /* agency names, each configured, each once; at least one */
     size_t n_to;
-    uint32_t to_mask;           /* bit i = agencies[i], computed at load */
-    int line;
+    uint32_t to_mask;           /* bit i = agencies[i], computed at load; popcount == n_to */
+    int line;                   /* 1-based line of the rule, for diagnostics */
 } lt_config_route;
 
 typedef struct lt_config {
@@ -115,7 +122,8 @@ typedef struct lt_config {
     int64_t streams_max_credit; /* credit a subscriber may hold; default 10000 [1..1000000] */
 
     /* control: lienthongctl's channel for pause/resume/requeue/drop/queues */
-    char *control_endpoint;     /* default "ipc://DATA_DIR/control.sock" */
+    char *control_endpoint;     /* default "ipc://" DATA_DIR "/control.sock", data_dir as
+                                   written (relative stays relative); never NULL once loaded */
 
     char *path; /* file this was loaded from */
 } lt_config;
