@@ -80,7 +80,7 @@ static int add_party(Lienthong__V1__TaxTransfer *tt, const char *role, const cha
                      const char *id_number)
 {
     Lienthong__V1__Party **parties =
-        realloc(tt->parties, (tt->n_parties + 1) * sizeof(*tt->parties));
+        realloc(tt->parties, (tt->n_parties + 1) * sizeof(Lienthong__V1__Party *));
     if (!parties)
         return -ENOMEM;
     tt->parties = parties;
@@ -173,7 +173,8 @@ static const char *bad_tax_result(const lt_adapter_input *in, const lt_event *re
     if (rb->amount < 0)
         return "tax reply carries a tax_notice with a negative amount";
     const lt_event *ev = in->ev ? in->ev->event : NULL;
-    if (res->dossier_code && ev && ev->dossier_code && strcmp(res->dossier_code, ev->dossier_code))
+    if (res->dossier_code && ev && ev->dossier_code &&
+        strcmp(res->dossier_code, ev->dossier_code) != 0)
         return "tax reply carries a tax_notice for another dossier";
     return NULL;
 }

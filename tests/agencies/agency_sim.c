@@ -121,8 +121,12 @@ static double rnd(sim *s)
 static const char *safe(const char *in, char *buf, size_t size)
 {
     size_t n = 0;
-    for (; in && *in && n + 1 < size && n < 120; in++)
-        buf[n++] = (*in > ' ' && *in < 0x7f && *in != '"' && *in != '=') ? *in : '?';
+    for (; in && *in && n + 1 < size && n < 120; in++) {
+        char c = *in;
+        if (c <= ' ' || c >= 0x7f || c == '"' || c == '=')
+            c = '?';
+        buf[n++] = c;
+    }
     buf[n] = '\0';
     return n ? buf : "-";
 }
@@ -168,7 +172,7 @@ static int heap_push(sim *s, timer *t)
 {
     if (s->n_heap == s->cap_heap) {
         size_t cap = s->cap_heap ? s->cap_heap * 2 : 256;
-        timer **h = realloc(s->heap, cap * sizeof(*h));
+        timer **h = realloc(s->heap, cap * sizeof(timer *));
         if (!h)
             return -ENOMEM;
         s->heap = h;
@@ -245,7 +249,7 @@ static void notice_fill(const Lienthong__V1__LinkRequest *req, uint64_t n, notic
     const char *dossier = req->dossier_code ? req->dossier_code : tt->dossier_code;
     int64_t now_s = time(NULL);
     int64_t pit = tt->transfer_price / 50, fee = tt->transfer_price / 200;
-    time_t due_s = (time_t)(now_s + 30 * DAY_S + 7 * 3600);
+    time_t due_s = (time_t)(now_s + (int64_t)30 * DAY_S + (int64_t)7 * 3600);
     struct tm tm;
 
     lienthong__v1__event__init(&t->ev);

@@ -97,7 +97,7 @@ static void stop_sim(pid_t pid)
             CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status 0x%x", st);
             return;
         }
-        struct timespec ts = { 0, 10 * 1000000 };
+        struct timespec ts = { 0, 10000000L };
         nanosleep(&ts, NULL); /* polling a child's exit: no fd to wait on */
     }
     kill(pid, SIGKILL);
@@ -213,7 +213,7 @@ static bool log_has(const char *path, const char *s, int timeout_ms)
             return true;
         if (now_ms() >= end)
             return false;
-        struct timespec ts = { 0, 20 * 1000000 };
+        struct timespec ts = { 0, 20000000L };
         nanosleep(&ts, NULL); /* the log is a file: poll it against the deadline */
     }
 }
