@@ -1000,11 +1000,12 @@ static int walk_agencies(walk_ctx *c, const node *v)
                        "agencies must be a mapping of agency names to links, not %s", kind_name(v));
     if ((r = check_duplicate_keys(c, v, "agencies")) < 0)
         return r;
-    if (n > LT_CONFIG_MAX_AGENCIES)
-        return fail_at(c, v->child[2 * LT_CONFIG_MAX_AGENCIES]->line,
-                       v->child[2 * LT_CONFIG_MAX_AGENCIES]->column, "agencies",
+    if (n > LT_CONFIG_MAX_AGENCIES) {
+        const node *extra = v->child[(size_t)2 * LT_CONFIG_MAX_AGENCIES];
+        return fail_at(c, extra->line, extra->column, "agencies",
                        "more than %d agencies (a route's targets are a %d-bit set)",
                        LT_CONFIG_MAX_AGENCIES, LT_CONFIG_MAX_AGENCIES);
+    }
     if (n && !(cfg->agencies = calloc(n, sizeof(*cfg->agencies))))
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
