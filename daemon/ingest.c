@@ -3,11 +3,6 @@
  * for where this sits in the path of an event. */
 #include "ingest.h"
 
-#include "codec.h"
-#include "log.h"
-#include "timefmt.h"
-#include "validate.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -15,15 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#define ROUTING_ID_MAX 256
-#define REPLY_MAX 2048
+#include "apply.h"
+#include "codec.h"
+#include "log.h"
+#include "timefmt.h"
+#include "validate.h"
+
+#define ROUTING_ID_MAX    256
+#define REPLY_MAX         2048
 #define REPLY_MESSAGE_MAX 400
-#define STATUS_EVERY_MS 5000
 
 /* One submission of the batch in hand and the reply it will get. */
 typedef struct item {
@@ -50,8 +48,7 @@ struct lt_ingest {
     item *items;
     size_t n_items;
     lt_ingest_counters counters;
-    uint64_t watchdog_usec; /* 0 when systemd's watchdog is off */
-    int64_t last_watchdog_ms, last_status_ms;
+    uint64_t committed; /* last_seq before the batch's transaction */
     uint8_t reply_buf[REPLY_MAX];
 };
 
@@ -154,9 +151,6 @@ int lt_ingest_new(const lt_config *cfg, lt_store *store, void *zctx, lt_ingest *
         lt_ingest_free(&in);
         return r;
     }
-    uint64_t usec = 0;
-    if (sd_watchdog_enabled(0, &usec) > 0)
-        in->watchdog_usec = usec;
     *ret = in;
     return 0;
 }
@@ -182,6 +176,12 @@ void lt_ingest_free(lt_ingest **p)
     free(in->items);
     free(in);
     *p = NULL;
+}
+
+void lt_ingest_pollitems(lt_ingest *in, zmq_pollitem_t ret[2])
+{
+    ret[0] = (zmq_pollitem_t){ in->sock, 0, ZMQ_POLLIN, 0 };
+    ret[1] = (zmq_pollitem_t){ in->monitor, 0, ZMQ_POLLIN, 0 };
 }
 
 void lt_ingest_counters_get(const lt_ingest *in, lt_ingest_counters *ret)
@@ -311,118 +311,54 @@ static int receive_one(lt_ingest *in, int64_t now_s, size_t *bytes)
     return 1;
 }
 
-enum { STEP_OK = 0, STEP_NEED_CAREFUL = 1 };
-
-/* Store one admitted item in t, or decide its rejection. Returns STEP_OK,
- * STEP_NEED_CAREFUL (map full outside careful mode: redo the batch), or a
- * negative error that is fatal for the store. */
-static int store_one(lt_store_txn *t, bool careful, item *it, int64_t now_ms)
+int lt_ingest_stage(lt_ingest *in, lt_store_txn *t, size_t budget, uint32_t *ret_routed)
 {
-    const lt_event *ev = it->sub->event;
-    const char *sender = submission_sender(it);
-    uint64_t seq;
-    int r = lt_store_find_event(t, sender, ev->event_id, &seq);
-    if (r == 0) {
-        it->outcome = LIENTHONG__V1__REPLY__OUTCOME__DUPLICATE;
-        it->seq = seq;
-        return STEP_OK;
-    }
-    if (r != LT_ERR_NOT_FOUND)
-        return r;
-
-    lt_dossier_state *cur = NULL;
-    r = lt_store_get_state(t, ev->dossier_code, &cur);
-    if (r < 0 && r != LT_ERR_NOT_FOUND) {
-        if (r == LT_ERR_PANIC)
-            return r;
-        lt_log_err("dossier state unreadable dossier=%s err=\"%s\"", ev->dossier_code,
-                   lt_strerror(r));
-        reject(it, LIENTHONG__V1__ERROR_CODE__INTERNAL, "event.dossier_code",
-               "the dossier's stored state could not be read; see the daemon log");
-        return STEP_OK;
-    }
-
-    lt_dossier_state next;
-    lt_diag d;
-    lt_diag_clear(&d);
-    if (lt_validate_transition(ev, cur, lt_store_next_seq(t), &next, &d) < 0) {
-        reject(it, d.code, d.field, d.message);
-        lienthong__v1__dossier_state__free_unpacked(cur, NULL);
-        return STEP_OK;
-    }
-    r = lt_store_append(t, sender, now_ms, ev, cur, &next, &seq);
-    lienthong__v1__dossier_state__free_unpacked(cur, NULL);
-    if (r == 0) {
-        it->outcome = LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED;
-        it->seq = seq;
-        return STEP_OK;
-    }
-    if (r == LT_ERR_STORE_FULL) {
-        if (!careful)
-            return STEP_NEED_CAREFUL;
-        reject(it, LIENTHONG__V1__ERROR_CODE__STORE_FULL, "",
-               "the store is full (store.map_size_mb); the event was not stored");
-        return STEP_OK;
-    }
-    if (r == -E2BIG) {
-        reject(it, LIENTHONG__V1__ERROR_CODE__TOO_LARGE, "event",
-               "the event does not fit in one store record");
-        return STEP_OK;
-    }
-    return r;
-}
-
-/* Write every admitted item of the batch in one transaction and commit.
- * Returns 0 when replies may be sent, or a fatal store error. */
-static int commit_batch(lt_ingest *in)
-{
-    bool any = false;
-    for (size_t i = 0; i < in->n_items; i++)
-        any |= !in->items[i].decided;
-    if (!any)
-        return 0;
-
     int64_t now_ms = lt_time_now_ms();
-    uint64_t committed = lt_store_last_seq(in->store);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        bool careful = attempt == 1;
-        lt_store_txn *t = NULL;
-        int r = lt_store_txn_begin(in->store, true, careful, &t);
-        if (r < 0)
-            return r;
-        bool redo = false;
-        for (size_t i = 0; i < in->n_items && !redo; i++) {
-            item *it = &in->items[i];
-            if (it->decided)
-                continue;
-            r = store_one(t, careful, it, now_ms);
-            if (r < 0) {
-                lt_store_txn_abort(&t);
-                return r;
-            }
-            redo = r == STEP_NEED_CAREFUL;
-        }
-        if (redo) {
-            lt_store_txn_abort(&t);
-            lt_log_warn("store full; retrying the batch event by event events=%zu", in->n_items);
+    size_t stored = 0;
+    in->committed = lt_store_last_seq(in->store);
+    for (size_t i = 0; i < in->n_items; i++) {
+        item *it = &in->items[i];
+        if (it->decided)
+            continue;
+        if (stored >= budget) {
+            reject(it, LIENTHONG__V1__ERROR_CODE__STORE_FULL, "",
+                   "the store is full (store.map_size_mb); the event was not stored");
             continue;
         }
-        r = lt_store_txn_commit(&t);
-        if (r == LT_ERR_STORE_FULL) {
-            for (size_t i = 0; i < in->n_items; i++) {
-                item *it = &in->items[i];
-                /* a duplicate of an event earlier in this batch was not stored either */
-                if (!it->decided && it->outcome != LIENTHONG__V1__REPLY__OUTCOME__REJECTED &&
-                    it->seq > committed)
-                    reject(it, LIENTHONG__V1__ERROR_CODE__STORE_FULL, "",
-                           "the store is full (store.map_size_mb); the event was not stored");
-            }
-            lt_log_warn("store full at commit; batch rejected events=%zu", in->n_items);
-            return 0;
+        lt_apply_result res;
+        int r = lt_apply_event(t, in->cfg, submission_sender(it), it->sub->event, now_ms, &res);
+        if (r != 0)
+            return r; /* LT_APPLY_NEED_CAREFUL or fatal */
+        it->outcome = res.outcome;
+        it->seq = res.seq;
+        if (res.outcome == LIENTHONG__V1__REPLY__OUTCOME__REJECTED)
+            reject(it, res.code, res.field, res.message);
+        if (res.outcome == LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED) {
+            stored++;
+            *ret_routed |= res.routed;
         }
-        return r;
     }
-    return 0; /* not reached: the careful attempt never asks for a redo */
+    return 0;
+}
+
+size_t lt_ingest_pending(const lt_ingest *in)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < in->n_items; i++)
+        n += !in->items[i].decided;
+    return n;
+}
+
+void lt_ingest_store_full(lt_ingest *in)
+{
+    for (size_t i = 0; i < in->n_items; i++) {
+        item *it = &in->items[i];
+        /* a duplicate of an event earlier in this batch was not stored either */
+        if (!it->decided && it->outcome != LIENTHONG__V1__REPLY__OUTCOME__REJECTED &&
+            it->seq > in->committed)
+            reject(it, LIENTHONG__V1__ERROR_CODE__STORE_FULL, "",
+                   "the store is full (store.map_size_mb); the event was not stored");
+    }
 }
 
 static void send_reply(lt_ingest *in, item *it)
@@ -507,27 +443,22 @@ static void clear_batch(lt_ingest *in)
     in->n_items = 0;
 }
 
-/* Tell systemd we are alive and what we have done. */
-static void notify(lt_ingest *in, bool force)
+void lt_ingest_reply(lt_ingest *in)
 {
-    int64_t now = lt_time_now_ms();
-    if (in->watchdog_usec &&
-        (force || (now - in->last_watchdog_ms) * 2000 >= (int64_t)in->watchdog_usec)) {
-        sd_notify(0, "WATCHDOG=1");
-        in->last_watchdog_ms = now;
-    }
-    if (force || now - in->last_status_ms >= STATUS_EVERY_MS) {
-        const lt_ingest_counters *c = &in->counters;
-        sd_notifyf(0,
-                   "STATUS=serving accepted=%" PRIu64 " duplicate=%" PRIu64 " rejected=%" PRIu64
-                   " last_seq=%" PRIu64,
-                   c->accepted, c->duplicate, c->rejected, lt_store_last_seq(in->store));
-        in->last_status_ms = now;
-    }
+    if (in->n_items == 0)
+        return;
+    reply_batch(in);
+    in->counters.batches++;
+    clear_batch(in);
+}
+
+void lt_ingest_abandon(lt_ingest *in)
+{
+    clear_batch(in);
 }
 
 /* Log the connection events waiting on the monitor socket. */
-static void read_monitor(lt_ingest *in)
+void lt_ingest_on_monitor(lt_ingest *in)
 {
     for (;;) {
         zmq_msg_t ev, addr;
@@ -556,26 +487,7 @@ static void read_monitor(lt_ingest *in)
     }
 }
 
-/* Read pending signals. Returns true when asked to stop. */
-static bool read_signals(int sigfd)
-{
-    bool stop = false;
-    struct signalfd_siginfo si;
-    while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-            lt_log_info("stopping signal=%s", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-            stop = true;
-        } else {
-            lt_log_info("signal ignored signal=%u (configuration reload is not supported; restart)",
-                        si.ssi_signo);
-        }
-    }
-    return stop;
-}
-
-/* Drain the socket into the batch within its bounds. Returns -1 on a socket
- * error, else 0. *stop is set when a stop signal arrived while lingering. */
-static int fill_batch(lt_ingest *in, int sigfd, bool *stop)
+int lt_ingest_fill(lt_ingest *in, int sigfd)
 {
     const lt_config *c = in->cfg;
     int64_t now_s = lt_time_now_ms() / 1000;
@@ -598,61 +510,14 @@ static int fill_batch(lt_ingest *in, int sigfd, bool *stop)
             deadline_us = now_us + c->batch_max_wait_us;
         if (now_us >= deadline_us)
             return 0;
-        zmq_pollitem_t items[2] = {{in->sock, 0, ZMQ_POLLIN, 0}, {NULL, sigfd, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[2] = { { in->sock, 0, ZMQ_POLLIN, 0 },
+                                    { NULL, sigfd, ZMQ_POLLIN, 0 } };
         long ms = (long)((deadline_us - now_us + 999) / 1000);
         if (zmq_poll(items, 2, ms) < 0 && errno != EINTR)
             return -1;
-        if (items[1].revents & ZMQ_POLLIN && read_signals(sigfd)) {
-            *stop = true;
-            return 0;
-        }
+        if (items[1].revents & ZMQ_POLLIN)
+            return 0; /* a signal: the loop reads it; commit what is in hand */
         if (!(items[0].revents & ZMQ_POLLIN))
             return 0;
     }
-}
-
-int lt_ingest_run(lt_ingest *in, int sigfd)
-{
-    sd_notify(0, "READY=1");
-    notify(in, true);
-    bool stop = false;
-    long timeout_ms = in->watchdog_usec ? (long)(in->watchdog_usec / 3000) : STATUS_EVERY_MS;
-    while (!stop) {
-        zmq_pollitem_t items[3] = {{in->sock, 0, ZMQ_POLLIN, 0},
-                                   {NULL, sigfd, ZMQ_POLLIN, 0},
-                                   {in->monitor, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 3, timeout_ms) < 0) {
-            if (errno == EINTR)
-                continue;
-            lt_log_err("zmq_poll failed err=\"%s\"", zmq_strerror(errno));
-            return LT_ERR_ZMQ;
-        }
-        if (items[1].revents & ZMQ_POLLIN)
-            stop = read_signals(sigfd);
-        if (items[2].revents & ZMQ_POLLIN)
-            read_monitor(in);
-        if (!stop && (items[0].revents & ZMQ_POLLIN)) {
-            int64_t t0 = lt_time_now_ms();
-            if (fill_batch(in, sigfd, &stop) < 0) {
-                clear_batch(in);
-                return LT_ERR_ZMQ;
-            }
-            int r = commit_batch(in);
-            if (r < 0) {
-                lt_log_err("store commit failed; nothing of this batch was acknowledged "
-                           "events=%zu err=\"%s\"",
-                           in->n_items, lt_strerror(r));
-                clear_batch(in);
-                return r;
-            }
-            reply_batch(in);
-            in->counters.batches++;
-            lt_log_debug("batch committed events=%zu last_seq=%" PRIu64 " ms=%" PRId64, in->n_items,
-                         lt_store_last_seq(in->store), lt_time_now_ms() - t0);
-            clear_batch(in);
-        }
-        notify(in, false);
-    }
-    sd_notify(0, "STOPPING=1");
-    return 0;
 }

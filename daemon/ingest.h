@@ -1,11 +1,13 @@
-/* ingest.h - the ingest loop: ROUTER socket in, LMDB group commit, replies out.
+/* ingest.h - the ingest socket: ROUTER in, batch staged into the loop's
+ * write transaction, replies out after the commit.
  *
- * One thread. Each pass drains what is waiting on the socket (bounded by
- * batch.max_events, batch.max_bytes and batch.max_wait_us), validates it,
- * writes all accepted events in one LMDB write transaction, commits durably,
- * and only then sends the replies. A failed commit sends nothing and makes
- * lt_ingest_run() return an error: the caller exits and a restart recovers;
- * clients resend and dedupe answers "duplicate" for what had been stored.
+ * Driven by the loop (loop.c), on its thread. Each pass drains what is
+ * waiting (bounded by batch.max_events, batch.max_bytes and
+ * batch.max_wait_us), validates it, stages the accepted events into the
+ * pass's one LMDB write transaction, and only after the durable commit sends
+ * the replies. A failed commit sends nothing: the daemon exits, a restart
+ * recovers, clients resend and dedupe answers "duplicate" for what had been
+ * stored.
  *
  * Frames: a DEALER sends one frame (a Submission), optionally preceded by an
  * empty delimiter frame; the reply uses the same envelope.
@@ -13,11 +15,12 @@
 #ifndef LT_INGEST_H
 #define LT_INGEST_H
 
+#include <stdint.h>
+#include <zmq.h>
+
 #include "config.h"
 #include "error.h"
 #include "store.h"
-
-#include <stdint.h>
 
 typedef struct lt_ingest lt_ingest;
 
@@ -32,10 +35,38 @@ typedef struct lt_ingest_counters {
 int lt_ingest_new(const lt_config *cfg, lt_store *store, void *zctx, lt_ingest **ret,
                   lt_diag *reterr);
 
-/* Serve until SIGTERM or SIGINT arrives on sigfd (a signalfd). Finishes the
- * batch in hand before returning. Returns 0 on a clean stop, or a negative
- * error when the store failed (nothing of the failed batch was acknowledged). */
-int lt_ingest_run(lt_ingest *in, int sigfd);
+/* The ROUTER socket and its connection monitor, for the loop's zmq_poll. */
+void lt_ingest_pollitems(lt_ingest *in, zmq_pollitem_t ret[2]);
+
+/* Log the connection events waiting on the monitor (called when readable). */
+void lt_ingest_on_monitor(lt_ingest *in);
+
+/* Drain what waits on the socket into the batch, within batch.max_events and
+ * batch.max_bytes, lingering up to batch.max_wait_us for more (a readable
+ * sigfd ends the linger). Decodes and checks each submission; what fails is
+ * answered later without touching the store. Returns 0, or -1 when the
+ * socket failed. */
+int lt_ingest_fill(lt_ingest *in, int sigfd);
+
+/* Submissions of the batch that need the store (decoded and valid). */
+size_t lt_ingest_pending(const lt_ingest *in);
+
+/* Apply the batch in t (lt_apply_event: dedupe, transition, append, routing).
+ * At most budget events are stored; the rest are answered STORE_FULL (the
+ * loop lowers the budget when a full map makes the commit itself fail).
+ * [out] ret_routed: |= the agencies owed new deliveries.
+ * Returns 0, LT_APPLY_NEED_CAREFUL, or a fatal store error. Re-runnable on a
+ * new transaction after an abort. */
+int lt_ingest_stage(lt_ingest *in, lt_store_txn *t, size_t budget, uint32_t *ret_routed);
+
+/* The commit failed with a full map: answer the batch's stored events STORE_FULL. */
+void lt_ingest_store_full(lt_ingest *in);
+
+/* After the commit: send every reply of the batch and empty it. */
+void lt_ingest_reply(lt_ingest *in);
+
+/* Drop the batch without replying (a failed commit: clients resend). */
+void lt_ingest_abandon(lt_ingest *in);
 
 /* Counters since start (for logs and sd_notify STATUS). */
 void lt_ingest_counters_get(const lt_ingest *in, lt_ingest_counters *ret);

@@ -12,11 +12,11 @@
 #ifndef LT_LINK_H
 #define LT_LINK_H
 
+#include <zmq.h>
+
 #include "config.h"
 #include "error.h"
 #include "lienthong/v1/link.pb-c.h"
-
-#include <zmq.h>
 
 typedef struct lt_link lt_link;
 

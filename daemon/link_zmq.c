@@ -5,14 +5,13 @@
  * queueing requests for a gateway that is down, so the engine sees the
  * outage and probes instead of piling work into a pipe. Heartbeats detect a
  * gateway that vanished without closing the connection. */
-#include "link.h"
-
-#include "log.h"
-
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "link.h"
+#include "log.h"
 
 #define LINK_REQUEST_MAX (4u << 20)
 
@@ -53,7 +52,8 @@ static int link_zmq_open(const lt_config_agency *a, void *zctx, lt_link **ret, l
     if (!l->sock || zopt(l->sock, ZMQ_IMMEDIATE, 1) < 0 || zopt(l->sock, ZMQ_LINGER, 0) < 0 ||
         zopt(l->sock, ZMQ_SNDHWM, 10000) < 0 || zopt(l->sock, ZMQ_HEARTBEAT_IVL, 5000) < 0 ||
         zopt(l->sock, ZMQ_HEARTBEAT_TIMEOUT, 15000) < 0 ||
-        zopt(l->sock, ZMQ_RECONNECT_IVL, 500) < 0 || zopt(l->sock, ZMQ_RECONNECT_IVL_MAX, 30000) < 0 ||
+        zopt(l->sock, ZMQ_RECONNECT_IVL, 500) < 0 ||
+        zopt(l->sock, ZMQ_RECONNECT_IVL_MAX, 30000) < 0 ||
         zmq_setsockopt(l->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0 ||
         zmq_connect(l->sock, a->endpoint) < 0) {
         int r = lt_diag_set(reterr, LT_ERR_ZMQ, 0, "endpoint", "agency %s: cannot connect %s: %s",
@@ -110,8 +110,8 @@ static int link_zmq_recv(lt_link *b, Lienthong__V1__LinkReply **ret)
         }
     }
     bool extra = zmq_msg_more(&m);
-    Lienthong__V1__LinkReply *r = lienthong__v1__link_reply__unpack(NULL, zmq_msg_size(&m),
-                                                                  zmq_msg_data(&m));
+    Lienthong__V1__LinkReply *r =
+        lienthong__v1__link_reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
     zmq_msg_close(&m);
     while (extra) { /* drop trailing frames of a malformed reply */
         zmq_msg_init(&m);

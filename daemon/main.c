@@ -4,12 +4,6 @@
  * Exit status: 0 clean stop or valid config (--check-config); 1 usage or
  * config error; 2 startup failure (store, socket); 3 fatal runtime error
  * (failed commit, MDB_PANIC): nothing unacknowledged was lost, restart. */
-#include "config.h"
-#include "error.h"
-#include "ingest.h"
-#include "log.h"
-#include "store.h"
-
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -20,6 +14,13 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include <zmq.h>
+
+#include "config.h"
+#include "error.h"
+#include "ingest.h"
+#include "log.h"
+#include "loop.h"
+#include "store.h"
 
 #ifndef LT_VERSION
 #define LT_VERSION "0.1.0"
@@ -92,26 +93,50 @@ static int serve(const lt_config *cfg)
     if (stale > 0)
         lt_log_warn("stale LMDB readers cleared count=%d", stale);
 
+    if (lt_store_upgraded_from(store))
+        lt_log_info("store upgraded data_dir=%s from_schema=%" PRIu64 " to_schema=%d",
+                    cfg->data_dir, lt_store_upgraded_from(store), LT_STORE_SCHEMA_VERSION);
+
     void *zctx = zmq_ctx_new();
     lt_ingest *in = NULL;
-    r = zctx ? lt_ingest_new(cfg, store, zctx, &in, &d) : LT_ERR_ZMQ;
+    lt_delivery_engine *dl = NULL;
+    lt_stream *st = NULL;
+    lt_control *ctl = NULL;
+    r = zctx ? 0 : LT_ERR_ZMQ;
+    const char *what = "ingest socket";
+    if (r == 0)
+        r = lt_ingest_new(cfg, store, zctx, &in, &d);
+    if (r == 0 && (what = "agency links") &&
+        (r = lt_delivery_new(cfg, store, zctx, &dl, &d)) == 0 && (what = "stream socket") &&
+        (r = lt_stream_new(cfg, store, zctx, &st, &d)) == 0)
+        what = "control socket", r = lt_control_new(cfg, store, dl, zctx, &ctl, &d);
     if (r < 0) {
-        lt_log_err("ingest socket failed endpoint=%s err=\"%s\"", cfg->ingest_endpoint,
+        lt_log_err("startup failed part=\"%s\" err=\"%s\"", what,
                    d.message[0] ? d.message : lt_strerror(r));
+        lt_control_free(&ctl);
+        lt_stream_free(&st);
+        lt_delivery_free(&dl);
+        lt_ingest_free(&in);
         if (zctx)
             zmq_ctx_term(zctx);
         lt_store_close(&store);
         close(sigfd);
         return EXIT_STARTUP;
     }
-    lt_log_info("lienthongd started version=%s config=%s data_dir=%s endpoint=%s last_seq=%" PRIu64,
+    lt_log_info("lienthongd started version=%s config=%s data_dir=%s endpoint=%s last_seq=%" PRIu64
+                " agencies=%zu routes=%zu streams=%s control=%s",
                 LT_VERSION, cfg->path ? cfg->path : "-", cfg->data_dir, cfg->ingest_endpoint,
-                lt_store_last_seq(store));
+                lt_store_last_seq(store), cfg->n_agencies, cfg->n_routes,
+                cfg->streams_endpoint ? cfg->streams_endpoint : "-", cfg->control_endpoint);
 
-    r = lt_ingest_run(in, sigfd);
+    lt_loop_parts parts = { cfg, store, in, dl, st, ctl };
+    r = lt_loop_run(&parts, sigfd);
 
     lt_ingest_counters c;
     lt_ingest_counters_get(in, &c);
+    lt_control_free(&ctl);
+    lt_stream_free(&st);
+    lt_delivery_free(&dl);
     lt_ingest_free(&in);
     zmq_ctx_term(zctx);
     uint64_t last = lt_store_last_seq(store);
@@ -133,11 +158,11 @@ int main(int argc, char **argv)
 {
     enum { OPT_CHECK = 256, OPT_VERSION };
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"check-config", no_argument, NULL, OPT_CHECK},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", no_argument, NULL, OPT_CHECK },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, OPT_VERSION },
+        { NULL, 0, NULL, 0 },
     };
     const char *path = NULL;
     bool check = false;

@@ -10,10 +10,10 @@
 #ifndef LT_ROUTE_H
 #define LT_ROUTE_H
 
+#include <stdint.h>
+
 #include "config.h"
 #include "store.h"
-
-#include <stdint.h>
 
 /* Result kind the daemon gives a dead letter's bounce on the dossier. */
 #define LT_ROUTE_DELIVERY_FAILED "delivery_failed"

@@ -427,6 +427,16 @@ int lt_validate_transition(const lt_event *ev, const lt_dossier_state *cur, uint
                            "result for dossier %s, which has no status event yet",
                            ev->dossier_code);
     }
+    if (ev->body_case == LIENTHONG__V1__EVENT__BODY_RESULT) {
+        next->has_results = true;
+        next->results = (cur ? cur->results : 0) + 1;
+    }
+    if (next->has_finished_at) { /* settled: on time against the due date in force */
+        next->has_completed_at = true;
+        next->completed_at = next->finished_at;
+        next->has_on_time = true;
+        next->on_time = !next->has_due_at || next->finished_at <= next->due_at;
+    }
     next->has_last_seq = true;
     next->last_seq = seq;
     next->has_events = true;

@@ -1,0 +1,124 @@
+/* apply.c - one event into the store with its routing; see apply.h. */
+#include "apply.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "outbox.h"
+#include "route.h"
+#include "validate.h"
+
+#define OUT(x) LIENTHONG__V1__REPLY__OUTCOME__##x
+#define ERR(x) LIENTHONG__V1__ERROR_CODE__##x
+
+static void copy_cut(char *buf, size_t size, const char *s)
+{
+    size_t n = s ? strnlen(s, size - 1) : 0;
+    memcpy(buf, s ? s : "", n);
+    buf[n] = '\0';
+}
+
+static void reject(lt_apply_result *ret, int code, const char *field, const char *message)
+{
+    ret->outcome = OUT(REJECTED);
+    ret->code = code;
+    ret->seq = 0;
+    copy_cut(ret->field, sizeof(ret->field), field);
+    copy_cut(ret->message, sizeof(ret->message), message);
+}
+
+/* The append and the outbox rows of one event. */
+static int write_event(lt_store_txn *t, const lt_config *cfg, const char *sender,
+                       const lt_event *ev, const lt_dossier_state *cur,
+                       const lt_dossier_state *next, int64_t now_ms, lt_apply_result *ret)
+{
+    uint64_t seq;
+    int rule = -1;
+    uint32_t mask = lt_route_match(cfg, sender, ev, &rule);
+    int r = lt_store_append(t, sender, now_ms, ev, cur, next, &seq);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < cfg->n_agencies && r == 0; i++)
+        if (mask & (1u << i))
+            r = lt_outbox_add(t, cfg->agencies[i].name, seq, ev->dossier_code, now_ms,
+                              rule >= 0 ? cfg->routes[rule].name : NULL);
+    if (r < 0)
+        return r;
+    ret->outcome = OUT(ACCEPTED);
+    ret->seq = seq;
+    ret->routed = mask;
+    return 0;
+}
+
+int lt_apply_event(lt_store_txn *t, const lt_config *cfg, const char *sender, const lt_event *ev,
+                   int64_t now_ms, lt_apply_result *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    uint64_t seq;
+    int r = lt_store_find_event(t, sender, ev->event_id, &seq);
+    if (r == 0) {
+        ret->outcome = OUT(DUPLICATE);
+        ret->seq = seq;
+        return 0;
+    }
+    if (r != LT_ERR_NOT_FOUND)
+        return r;
+
+    lt_dossier_state *cur = NULL;
+    r = lt_store_get_state(t, ev->dossier_code, &cur);
+    if (r < 0 && r != LT_ERR_NOT_FOUND) {
+        if (r == LT_ERR_PANIC)
+            return r;
+        lt_log_err("dossier state unreadable dossier=%s err=\"%s\"", ev->dossier_code,
+                   lt_strerror(r));
+        reject(ret, ERR(INTERNAL), "event.dossier_code",
+               "the dossier's stored state could not be read; see the daemon log");
+        return 0;
+    }
+
+    lt_dossier_state next;
+    lt_diag d;
+    lt_diag_clear(&d);
+    if (lt_validate_transition(ev, cur, lt_store_next_seq(t), &next, &d) < 0) {
+        reject(ret, d.code, d.field, d.message);
+        lienthong__v1__dossier_state__free_unpacked(cur, NULL);
+        return 0;
+    }
+
+    bool careful = lt_store_txn_careful(t);
+    if (careful && (r = lt_store_savepoint(t)) < 0) {
+        lienthong__v1__dossier_state__free_unpacked(cur, NULL);
+        return r == LT_ERR_STORE_FULL ? (reject(ret, ERR(STORE_FULL), "",
+                                                "the store is full (store.map_size_mb); the "
+                                                "event was not stored"),
+                                         0)
+                                      : r;
+    }
+    r = write_event(t, cfg, sender, ev, cur, &next, now_ms, ret);
+    lienthong__v1__dossier_state__free_unpacked(cur, NULL);
+    if (careful) {
+        if (r == 0)
+            r = lt_store_release(t);
+        else
+            lt_store_rollback(t);
+    }
+    if (r == 0)
+        return 0;
+    memset(ret, 0, sizeof(*ret));
+    if (r == LT_ERR_STORE_FULL) {
+        if (!careful)
+            return LT_APPLY_NEED_CAREFUL;
+        reject(ret, ERR(STORE_FULL), "",
+               "the store is full (store.map_size_mb); the event was not stored");
+        return 0;
+    }
+    if (r == -E2BIG || r == -EINVAL) {
+        if (!careful)
+            return LT_APPLY_NEED_CAREFUL; /* a half-written event poisons t: redo carefully */
+        reject(ret, ERR(TOO_LARGE), "event", "the event does not fit in one store record");
+        return 0;
+    }
+    return r;
+}

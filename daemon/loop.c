@@ -1,0 +1,197 @@
+/* loop.c - the daemon's one loop; see loop.h. */
+#include "loop.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "log.h"
+#include "timefmt.h"
+
+#define MAX_ITEMS       (LT_CONFIG_MAX_AGENCIES + 8)
+#define STATUS_EVERY_MS 5000
+
+typedef struct loop_state {
+    const lt_loop_parts *p;
+    uint64_t watchdog_usec;
+    int64_t last_watchdog_ms, last_status_ms;
+} loop_state;
+
+/* Read pending signals. Returns true when asked to stop. */
+static bool read_signals(int sigfd)
+{
+    bool stop = false;
+    struct signalfd_siginfo si;
+    while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            lt_log_info("stopping signal=%s", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+            stop = true;
+        } else {
+            lt_log_info("signal ignored signal=%u (configuration reload is not supported; "
+                        "restart)",
+                        si.ssi_signo);
+        }
+    }
+    return stop;
+}
+
+/* Tell systemd we are alive (only from a completed pass) and what we did. */
+static void notify(loop_state *ls, bool force)
+{
+    int64_t now = lt_time_now_ms();
+    if (ls->watchdog_usec &&
+        (force || (now - ls->last_watchdog_ms) * 2000 >= (int64_t)ls->watchdog_usec)) {
+        sd_notify(0, "WATCHDOG=1");
+        ls->last_watchdog_ms = now;
+    }
+    if (force || now - ls->last_status_ms >= STATUS_EVERY_MS) {
+        lt_ingest_counters c;
+        lt_ingest_counters_get(ls->p->ingest, &c);
+        sd_notifyf(0,
+                   "STATUS=serving accepted=%" PRIu64 " duplicate=%" PRIu64 " rejected=%" PRIu64
+                   " last_seq=%" PRIu64 " subscribers=%zu",
+                   c.accepted, c.duplicate, c.rejected, lt_store_last_seq(ls->p->store),
+                   lt_stream_subscribers(ls->p->stream));
+        ls->last_status_ms = now;
+    }
+}
+
+/* Stage everything into one transaction attempt. */
+static int stage_all(const lt_loop_parts *p, lt_store_txn *t, size_t budget, uint32_t *routed)
+{
+    int r;
+    if ((r = lt_ingest_stage(p->ingest, t, budget, routed)) != 0)
+        return r;
+    if ((r = lt_delivery_stage(p->delivery, t, routed)) != 0)
+        return r;
+    if ((r = lt_stream_stage(p->stream, t)) != 0)
+        return r == LT_ERR_STORE_FULL ? LT_APPLY_NEED_CAREFUL : r;
+    if ((r = lt_control_stage(p->control, t, routed)) != 0)
+        return r == LT_ERR_STORE_FULL ? LT_APPLY_NEED_CAREFUL : r;
+    return 0;
+}
+
+/* The pass's write transaction. Returns 0 when the replies may go out (the
+ * commit succeeded, or the map is full and what did not fit is answered so),
+ * or a fatal store error. [out] ret_ok: the commit succeeded. */
+static int write_pass(const lt_loop_parts *p, uint32_t *routed, bool *ret_ok)
+{
+    size_t budget = lt_ingest_pending(p->ingest);
+    bool careful = false;
+    *ret_ok = false;
+    for (int attempt = 0; attempt < 40; attempt++) {
+        lt_store_txn *t = NULL;
+        *routed = 0;
+        int r = lt_store_txn_begin(p->store, true, careful, &t);
+        if (r < 0)
+            return r;
+        r = stage_all(p, t, budget, routed);
+        if (r == LT_APPLY_NEED_CAREFUL && !careful) {
+            lt_store_txn_abort(&t);
+            careful = true;
+            lt_log_warn("store full; retrying the pass event by event");
+            continue;
+        }
+        if (r < 0 || r == LT_APPLY_NEED_CAREFUL) {
+            lt_store_txn_abort(&t);
+            return r < 0 ? r : LT_ERR_STORE_FULL;
+        }
+        r = lt_store_txn_commit(&t);
+        if (r == 0) {
+            *ret_ok = true;
+            return 0;
+        }
+        if (r != LT_ERR_STORE_FULL)
+            return r;
+        /* The events that fitted filled the map so the commit itself failed:
+         * store fewer of them; at zero, answer the batch "store full". */
+        careful = true;
+        if (budget == 0) {
+            lt_ingest_store_full(p->ingest);
+            lt_log_warn("store full at commit; pass rejected");
+            return 0;
+        }
+        budget /= 2;
+        lt_log_warn("store full at commit; retrying with at most %zu new events", budget);
+    }
+    lt_ingest_store_full(p->ingest);
+    return 0;
+}
+
+int lt_loop_run(const lt_loop_parts *p, int sigfd)
+{
+    loop_state ls = { .p = p };
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0)
+        ls.watchdog_usec = usec;
+    sd_notify(0, "READY=1");
+    notify(&ls, true);
+    long idle_ms = ls.watchdog_usec ? (long)(ls.watchdog_usec / 3000) : STATUS_EVERY_MS;
+    bool stop = false;
+
+    while (!stop) {
+        zmq_pollitem_t items[MAX_ITEMS];
+        int n = 0;
+        lt_ingest_pollitems(p->ingest, &items[n]); /* 0: socket, 1: monitor */
+        n += 2;
+        items[n++] = (zmq_pollitem_t){ NULL, sigfd, ZMQ_POLLIN, 0 };
+        n += lt_stream_pollitems(p->stream, &items[n], MAX_ITEMS - n);
+        n += lt_control_pollitems(p->control, &items[n], MAX_ITEMS - n);
+        n += lt_delivery_pollitems(p->delivery, &items[n], MAX_ITEMS - n);
+        int64_t now = lt_time_now_ms();
+        long timeout = lt_delivery_timeout_ms(p->delivery, now, idle_ms);
+        timeout = lt_stream_timeout_ms(p->stream, timeout);
+        if (zmq_poll(items, n, timeout) < 0 && errno != EINTR) {
+            lt_log_err("zmq_poll failed err=\"%s\"", zmq_strerror(errno));
+            return LT_ERR_ZMQ;
+        }
+        if (items[2].revents & ZMQ_POLLIN)
+            stop = read_signals(sigfd);
+        if (items[1].revents & ZMQ_POLLIN)
+            lt_ingest_on_monitor(p->ingest);
+        if (!stop && (items[0].revents & ZMQ_POLLIN) && lt_ingest_fill(p->ingest, sigfd) < 0) {
+            lt_ingest_abandon(p->ingest);
+            return LT_ERR_ZMQ;
+        }
+        now = lt_time_now_ms();
+        lt_delivery_poll(p->delivery, now);
+        lt_stream_poll(p->stream);
+        lt_control_poll(p->control);
+
+        bool ok = false;
+        uint32_t routed = 0;
+        if (lt_ingest_pending(p->ingest) || lt_delivery_has_staged(p->delivery) ||
+            lt_stream_has_staged(p->stream) || lt_control_has_staged(p->control)) {
+            int64_t t0 = lt_time_now_ms();
+            int r = write_pass(p, &routed, &ok);
+            if (r < 0) {
+                lt_log_err("store commit failed; nothing of this pass was acknowledged "
+                           "err=\"%s\"",
+                           lt_strerror(r));
+                lt_ingest_abandon(p->ingest);
+                return r;
+            }
+            lt_log_debug("pass committed ok=%d last_seq=%" PRIu64 " ms=%" PRId64, ok,
+                         lt_store_last_seq(p->store), lt_time_now_ms() - t0);
+        }
+        /* after the commit, never before: acks, outcomes, cursors, commands */
+        lt_ingest_reply(p->ingest);
+        lt_delivery_committed(p->delivery, ok);
+        lt_stream_committed(p->stream, ok);
+        lt_control_committed(p->control, ok);
+        if (ok)
+            lt_delivery_kick(p->delivery, routed);
+        if (!stop) {
+            lt_delivery_dispatch(p->delivery, lt_time_now_ms());
+            lt_stream_pump(p->stream);
+        }
+        notify(&ls, false);
+    }
+    sd_notify(0, "STOPPING=1");
+    return 0;
+}

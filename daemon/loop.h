@@ -1,0 +1,39 @@
+/* loop.h - the daemon's one loop: every socket, one write transaction per
+ * pass, replies only after its commit.
+ *
+ * Each pass: zmq_poll over the ingest socket, the signalfd, the agency links,
+ * the stream and control sockets, with a timeout from the next due delivery;
+ * then drain the ingest socket into a batch, read agency replies and expire
+ * attempts, read subscriber and control requests; then write everything
+ * staged (events with their outbox rows, delivery outcomes, results, cursor
+ * moves, operator commands) in one LMDB transaction and commit it durably;
+ * only then reply, send new deliveries and stream records. A full map is
+ * retried event by event, then with fewer events; any other commit failure
+ * replies nothing and returns an error (the daemon exits 3, a restart
+ * recovers). sd_notify READY, WATCHDOG (only while passes complete), STATUS.
+ */
+#ifndef LT_LOOP_H
+#define LT_LOOP_H
+
+#include "config.h"
+#include "control.h"
+#include "delivery.h"
+#include "ingest.h"
+#include "store.h"
+#include "stream.h"
+
+typedef struct lt_loop_parts {
+    const lt_config *cfg;
+    lt_store *store;
+    lt_ingest *ingest;
+    lt_delivery_engine *delivery;
+    lt_stream *stream;
+    lt_control *control;
+} lt_loop_parts;
+
+/* Serve until SIGTERM or SIGINT arrives on sigfd. The batch in hand is
+ * committed and answered before returning. Returns 0 on a clean stop, or a
+ * negative error when the store failed (nothing of that pass was answered). */
+int lt_loop_run(const lt_loop_parts *p, int sigfd);
+
+#endif
