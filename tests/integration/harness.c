@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,7 +17,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <netinet/in.h>
 #include <zmq.h>
 
 extern char **environ;
@@ -60,7 +60,7 @@ void lt_h_use_tcp(lt_h *h)
 {
     /* Ask the kernel for a free port, then hand it to the daemon. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     socklen_t len = sizeof(a);
     lt_h_check(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
                    getsockname(fd, (struct sockaddr *)&a, &len) == 0,
@@ -103,20 +103,20 @@ void lt_h_start(lt_h *h)
     snprintf(notify_path, sizeof(notify_path), "%s/notify.sock", h->dir);
     unlink(notify_path);
     int ns = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     lt_h_check(strlen(notify_path) < sizeof(sa.sun_path), "path too long: %s", notify_path);
     memcpy(sa.sun_path, notify_path, strlen(notify_path) + 1);
     lt_h_check(ns >= 0 && bind(ns, (struct sockaddr *)&sa, sizeof(sa)) == 0, "notify socket %s: %s",
                notify_path, strerror(errno));
     setenv("NOTIFY_SOCKET", notify_path, 1);
-    const char *argv[] = {getenv("LT_DAEMON"), "-c", h->config, NULL};
+    const char *argv[] = { getenv("LT_DAEMON"), "-c", h->config, NULL };
     h->pid = lt_h_spawn(h, argv);
     unsetenv("NOTIFY_SOCKET");
 
     int64_t deadline = now_ms() + 10000;
     bool ready = false;
     while (!ready && now_ms() < deadline) {
-        struct pollfd p = {.fd = ns, .events = POLLIN};
+        struct pollfd p = { .fd = ns, .events = POLLIN };
         if (poll(&p, 1, 100) > 0) {
             char buf[4096];
             ssize_t n = recv(ns, buf, sizeof(buf) - 1, 0);
@@ -237,14 +237,14 @@ void lt_h_send(void *sock, const lt_submission *sub)
     size_t len = lienthong__v1__submission__get_packed_size(sub);
     uint8_t *buf = malloc(len ? len : 1);
     lienthong__v1__submission__pack(sub, buf);
-    const void *d[] = {buf};
+    const void *d[] = { buf };
     lt_h_send_frames(sock, 1, d, &len);
     free(buf);
 }
 
 lt_reply *lt_h_recv(void *sock, int timeout_ms)
 {
-    zmq_pollitem_t p = {sock, 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t p = { sock, 0, ZMQ_POLLIN, 0 };
     if (zmq_poll(&p, 1, timeout_ms) <= 0)
         return NULL;
     zmq_msg_t m;
@@ -355,11 +355,96 @@ const char *lt_h_time(int64_t delta_s)
 
 lt_store *lt_h_store(lt_h *h)
 {
-    lt_store_opts o = {.dir = h->data_dir, .read_only = true};
+    lt_store_opts o = { .dir = h->data_dir, .read_only = true };
     lt_store *s = NULL;
     lt_diag d;
     lt_diag_clear(&d);
     int r = lt_store_open(&o, &s, NULL, &d);
     lt_h_check(r == 0, "open store %s read-only: %s", h->data_dir, d.message);
     return s;
+}
+
+const char *lt_h_sim_endpoint(lt_h *h, const char *agency)
+{
+    static char buf[4][320];
+    static int k;
+    char *b = buf[k++ % 4];
+    snprintf(b, 320, "ipc://%s/%s.sock", h->dir, agency);
+    return b;
+}
+
+void lt_h_sim_start(lt_h *h, lt_h_sim *sim, const char *agency, const char *args)
+{
+    const char *bin = getenv("LT_SIM");
+    lt_h_check(bin, "LT_SIM is not set (run the test through ctest)");
+    memset(sim, 0, sizeof(*sim));
+    snprintf(sim->agency, sizeof(sim->agency), "%s", agency);
+    snprintf(sim->endpoint, sizeof(sim->endpoint), "%s", lt_h_sim_endpoint(h, agency));
+    snprintf(sim->log, sizeof(sim->log), "%s/%s.log", h->dir, agency);
+    char sock[320];
+    snprintf(sock, sizeof(sock), "%s/%s.sock", h->dir, agency);
+    unlink(sock);
+
+    char argbuf[1024];
+    snprintf(argbuf, sizeof(argbuf), "%s", args ? args : "");
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = bin;
+    argv[n++] = "--agency";
+    argv[n++] = agency;
+    argv[n++] = "--endpoint";
+    argv[n++] = sim->endpoint;
+    argv[n++] = "--log";
+    argv[n++] = sim->log;
+    argv[n++] = "--quiet";
+    if (strcmp(agency, "tax") == 0 && !strstr(argbuf, "--result-in-reply")) {
+        argv[n++] = "--ingest";
+        argv[n++] = h->endpoint;
+    }
+    for (char *save = NULL, *tok = strtok_r(argbuf, " ", &save); tok && n < 62;
+         tok = strtok_r(NULL, " ", &save))
+        argv[n++] = tok;
+    argv[n] = NULL;
+    sim->pid = fork();
+    lt_h_check(sim->pid >= 0, "fork: %s", strerror(errno));
+    if (sim->pid == 0) {
+        int fd = open(h->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    struct stat st;
+    int64_t deadline = now_ms() + 5000;
+    while (stat(sock, &st) != 0) {
+        int status;
+        lt_h_check(waitpid(sim->pid, &status, WNOHANG) == 0, "simulator %s exited at start; log %s",
+                   agency, h->log);
+        lt_h_check(now_ms() < deadline, "simulator %s not bound within 5 s", agency);
+        usleep(5000);
+    }
+}
+
+void lt_h_sim_stop(lt_h_sim *sim)
+{
+    if (sim->pid <= 0)
+        return;
+    kill(sim->pid, SIGTERM);
+    lt_h_wait(sim->pid, 10000);
+    sim->pid = 0;
+}
+
+int lt_h_sim_count(const lt_h_sim *sim, const char *needle)
+{
+    FILE *f = fopen(sim->log, "r");
+    if (!f)
+        return 0;
+    char line[8192];
+    int n = 0;
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
 }

@@ -10,13 +10,13 @@
 #ifndef LT_HARNESS_H
 #define LT_HARNESS_H
 
-#include "codec.h"
-#include "store.h"
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "codec.h"
+#include "store.h"
 
 typedef struct lt_h {
     char dir[256];         /* temp dir, removed by lt_h_free() unless LT_KEEP_TMP is set */
@@ -82,6 +82,26 @@ lt_submission *lt_h_result(const char *sender, const char *event_id, const char 
 void lt_h_sub_free(lt_submission *sub);
 /* RFC 3339 UTC time now + delta seconds, into a static rotating buffer. */
 const char *lt_h_time(int64_t delta_s);
+
+/* An agency simulator (lienthong-agency-sim, path from LT_SIM) on
+ * ipc://DIR/<agency>.sock, logging every request to DIR/<agency>.log. */
+typedef struct lt_h_sim {
+    pid_t pid;
+    char agency[32];
+    char endpoint[320];
+    char log[300];
+} lt_h_sim;
+
+/* Start a simulator for agency (tax, land, portal); args are extra options
+ * separated by spaces (e.g. "--latency-ms 5 --error-rate 0.1"), may be NULL.
+ * For tax, --ingest points at the harness's daemon. Waits until it is bound. */
+void lt_h_sim_start(lt_h *h, lt_h_sim *sim, const char *agency, const char *args);
+/* SIGTERM and wait. */
+void lt_h_sim_stop(lt_h_sim *sim);
+/* Lines of the simulator's log containing needle. */
+int lt_h_sim_count(const lt_h_sim *sim, const char *needle);
+/* The endpoint a simulator for agency would use (for the config's agencies). */
+const char *lt_h_sim_endpoint(lt_h *h, const char *agency);
 
 /* Open the daemon's store read-only (works while it runs). */
 lt_store *lt_h_store(lt_h *h);
