@@ -2,6 +2,7 @@
 # binaries land in build/bin/.
 #
 #   make run        install dependencies, build, start lienthongd on config/lienthong.yaml
+#                   with the bundled tax/land/portal simulators
 #   make test       install dependencies, build, run every test (ctest)
 #   make test-asan  the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       libFuzzer targets with clang, FUZZ_SECONDS each (default 30)
@@ -25,8 +26,7 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	@$(BUILD)/bin/lienthongd --check-config -c $(CONFIG)
-	exec $(BUILD)/bin/lienthongd -c $(CONFIG)
+	scripts/run-local.sh $(BUILD) $(CONFIG)
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
