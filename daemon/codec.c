@@ -2,6 +2,7 @@
 #include "codec.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +26,38 @@ static void path_join(char *out, size_t size, const char *prefix, const char *na
         snprintf(out, size, "%s.%s", prefix, name);
     else
         snprintf(out, size, "%s", name);
+}
+
+/* True when m or any message below it holds an unknown field. The common
+ * case (none) must be cheap: no paths are built here. */
+static bool has_unknown(const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *desc = m->descriptor;
+
+    if (m->n_unknown_fields > 0)
+        return true;
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        const char *base = (const char *)m;
+
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
+            for (size_t j = 0; j < n; j++)
+                if (has_unknown(arr[j]))
+                    return true;
+        } else {
+            const ProtobufCMessage *child = *(ProtobufCMessage *const *)(base + f->offset);
+            if (child && has_unknown(child))
+                return true;
+        }
+    }
+    return false;
 }
 
 /* Find the first unknown field in m or any message below it; fill reterr. */
@@ -84,7 +117,7 @@ int lt_codec_decode_submission(const uint8_t *buf, size_t len, lt_submission **r
         return lt_diag_set(reterr, LT_ERR_MALFORMED, LIENTHONG__V1__ERROR_CODE__MALFORMED, "",
                            "not a lienthong.v1.Submission (%zu bytes could not be decoded)",
                            len);
-    r = find_unknown(&sub->base, "", reterr);
+    r = has_unknown(&sub->base) ? find_unknown(&sub->base, "", reterr) : 0;
     if (r < 0) {
         lienthong__v1__submission__free_unpacked(sub, NULL);
         return r;

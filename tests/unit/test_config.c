@@ -967,6 +967,7 @@ static void shipped_config_routes_the_land_transfer_flow(void **state)
         { "land-transfer-from-desk", LT_ROUTE_STATUS, 0x6 },
         { "land-office-to-tax", LT_ROUTE_STATUS, 0x5 },
         { "tax-notice", LT_ROUTE_RESULT, 0x6 },
+        { "portal-every-result", LT_ROUTE_RESULT, 0x4 },
         { "portal-every-status", LT_ROUTE_STATUS, 0x4 },
     };
 
@@ -992,8 +993,8 @@ static void shipped_config_routes_the_land_transfer_flow(void **state)
         assert_string_equal(cfg->agencies[i].adapter, cfg->agencies[i].name);
         assert_string_equal(cfg->agencies[i].transport, "zmq");
     }
-    assert_int_equal(cfg->n_routes, 4);
-    for (size_t i = 0; i < 4; i++) {
+    assert_int_equal(cfg->n_routes, 5);
+    for (size_t i = 0; i < 5; i++) {
         assert_string_equal(cfg->routes[i].name, want[i].name);
         assert_int_equal(cfg->routes[i].kinds, want[i].kinds);
         assert_int_equal(cfg->routes[i].to_mask, want[i].to_mask);
@@ -1002,7 +1003,8 @@ static void shipped_config_routes_the_land_transfer_flow(void **state)
     assert_string_equal(cfg->routes[0].senders[0], "motcua-*");
     assert_string_equal(cfg->routes[1].senders[0], "vpdkdd-*");
     assert_string_equal(cfg->routes[2].result_kinds[0], "tax_notice");
-    assert_string_equal(cfg->routes[3].procedures[0], "*");
+    assert_int_equal(cfg->routes[3].n_result_kinds, 0);
+    assert_string_equal(cfg->routes[4].procedures[0], "*");
     assert_string_equal(cfg->streams_endpoint, "tcp://127.0.0.1:7451");
     assert_null(cfg->streams_pub_endpoint);
     assert_int_equal(cfg->streams_max_credit, 10000);
