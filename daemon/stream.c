@@ -16,6 +16,7 @@
 #define SEND_PER_PASS 2000  /* records per subscriber per pass, for fairness */
 #define SCAN_PER_PASS 20000 /* log entries looked at per subscriber per pass */
 #define RID_MAX       256
+#define RETRY_MS      5 /* a subscriber's full queue is looked at again after this */
 
 enum { K_STATUS = 1, K_RESULT = 2, K_FAILED = 4, K_ALL = 7 };
 
@@ -32,7 +33,8 @@ typedef struct sub {
     uint64_t ack_staged; /* highest ack received, not yet committed */
     uint32_t credit;
     int64_t seen_ms;
-    bool more; /* the pump stopped early: work left */
+    bool more;    /* the pump stopped early: work left */
+    bool blocked; /* its queue was full (EAGAIN): retry soon */
 } sub;
 
 struct lt_stream {
@@ -543,6 +545,7 @@ void lt_stream_pump(lt_stream *s)
             continue;
         }
         u->more = c.err == 0 && u->credit > 0 && u->next_seq <= last;
+        u->blocked = c.err == -EAGAIN;
         i++;
     }
     lt_store_txn_abort(&t);
@@ -550,8 +553,13 @@ void lt_stream_pump(lt_stream *s)
 
 long lt_stream_timeout_ms(const lt_stream *s, long max_ms)
 {
-    for (size_t i = 0; i < s->n_subs; i++)
+    long t = max_ms;
+    for (size_t i = 0; i < s->n_subs; i++) {
         if (s->subs[i]->more)
             return 0;
-    return max_ms;
+        /* nothing wakes the loop when a subscriber drains its queue */
+        if (s->subs[i]->blocked && s->subs[i]->credit > 0 && t > RETRY_MS)
+            t = RETRY_MS;
+    }
+    return t;
 }

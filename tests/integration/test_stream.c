@@ -687,6 +687,9 @@ static void stalled(lt_h *h, void *cli)
     sc_credit(s, "stalled", N - 10);
     sc_range(s, first + 10, last, "after credit");
     int64_t drain_ms = now_ms() - t0;
+    /* a drained queue must be refilled promptly, not at the loop's idle timeout */
+    lt_h_check(drain_ms < 10000, "%d records took %lld ms after credit", N - 10,
+               (long long)drain_ms);
     sc_quiet(s, 200, "after all 10,000");
     sc_ack(s, "stalled", last);
     sc_acked(s, last);
