@@ -477,6 +477,22 @@ static void resume(lt_h *h, void **cli)
     sc_range(s, 31, last, "resumer after kill -9");
     sc_quiet(s, 200, "resumer after kill -9");
     zmq_close(s);
+    /* reset (proto/README.md): start is used, but the stored cursor does
+     * not move back; acks at or below it are ignored, a resume without
+     * reset continues after it */
+    s = sc_open(h->zctx);
+    sc_subscribe(s, "resumer", &(subopt){ .start = S_SEQ, .from_seq = 5, .reset = true,
+                                          .credit = 6 });
+    sc_subscribed(s, 30, 5, last);
+    sc_range(s, 5, 10, "resumer reset to 5");
+    sc_ack(s, "resumer", 10);
+    sc_quiet(s, 300, "ack 10 at or below the cursor 30");
+    zmq_close(s);
+    s = sc_open(h->zctx);
+    sc_subscribe(s, "resumer", &(subopt){ .credit = 1 });
+    sc_subscribed(s, 30, 31, last);
+    sc_range(s, 31, 31, "resumer after the reset");
+    zmq_close(s);
     /* the basics' consumer basic-g kept its cursor (2) through both */
     s = sc_open(h->zctx);
     sc_subscribe(s, "basic-g", &(subopt){ .credit = 1 });
