@@ -1,0 +1,314 @@
+/* read.c - lienthongctl show, events and stats: the store, read-only, in one
+ * LMDB snapshot (never blocks the daemon's writer). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "timefmt.h"
+#include "validate.h"
+
+typedef struct walk {
+    const ctl *c;
+    size_t count;
+    bool with_dossier; /* events: the dossier column */
+    lt_store_txn *t;   /* show: for the deliveries of each event */
+    FILE *results;     /* show: the results section, written while walking */
+    size_t n_results;
+} walk;
+
+typedef struct dwalk {
+    const ctl *c;
+    size_t n;
+} dwalk;
+
+/* One delivery of a shown event: a line under it, or a JSON element. */
+static int print_delivery(const lt_delivery *d, void *arg)
+{
+    dwalk *w = arg;
+
+    if (w->c->json) {
+        fputs(w->n++ ? "," : "", stdout);
+        lt_pbtext_write_json(stdout, &d->base);
+        return 0;
+    }
+    w->n++;
+    printf("%10s-> %-10s %-9s attempts=%" PRIu32, "", ctl_str_or_dash(d->agency),
+           ctl_delivery_state(d->state), d->attempts);
+    const char *why =
+        d->state == LIENTHONG__V1__DELIVERY__STATE__DELIVERED ? d->reply : d->last_error;
+    if (why && why[0]) {
+        fputs(d->state == LIENTHONG__V1__DELIVERY__STATE__DELIVERED ? " reply=" : " error=",
+              stdout);
+        lt_pbtext_write_json_string(stdout, why, strlen(why));
+    }
+    putchar('\n');
+    return 0;
+}
+
+/* The results section: one line (or JSON element) per result event. */
+static void note_result(walk *w, uint64_t seq, const lt_event *ev)
+{
+    const Lienthong__V1__Result *r = ev->result;
+    char when[64] = "-";
+
+    if (!w->results)
+        return;
+    if (w->c->json) {
+        bool first = false;
+        fprintf(w->results, "%s{\"seq\":%" PRIu64, w->n_results ? "," : "", seq);
+        lt_pbtext_write_json_fields(w->results, &r->base, &first);
+        fputc('}', w->results);
+    } else {
+        if (r->issued_at)
+            snprintf(when, sizeof(when), "%s", r->issued_at);
+        fprintf(w->results, "%8" PRIu64 "  %-16s  %-12s  %-24s  %14" PRId64 "  %s\n", seq,
+                ctl_str_or_dash(r->kind), ctl_str_or_dash(r->from_agency),
+                ctl_str_or_dash(r->reference), r->has_amount ? r->amount : 0, when);
+    }
+    w->n_results++;
+}
+
+static int print_entry(uint64_t seq, const lt_stored_event *se, void *arg)
+{
+    walk *w = arg;
+    int r = 0;
+
+    if (w->c->json) {
+        if (!w->with_dossier)
+            fputs(w->count ? "," : "", stdout);
+        ctl_json_entry(seq, se, w->t != NULL);
+        if (w->t) {
+            dwalk d = { w->c, 0 };
+            fputs(",\"deliveries\":[", stdout);
+            r = lt_outbox_walk_event(w->t, seq, print_delivery, &d);
+            fputs("]}", stdout);
+        }
+        if (w->with_dossier)
+            putchar('\n');
+    } else {
+        ctl_print_event_line(seq, se, w->with_dossier);
+        if (w->t) {
+            dwalk d = { w->c, 0 };
+            r = lt_outbox_walk_event(w->t, seq, print_delivery, &d);
+        }
+    }
+    if (w->t && se->event && se->event->body_case == LIENTHONG__V1__EVENT__BODY_RESULT &&
+        se->event->result)
+        note_result(w, seq, se->event);
+    w->count++;
+    return r < 0 ? r : 0;
+}
+
+static void print_time(const char *label, int64_t sec)
+{
+    char buf[32];
+
+    lt_time_format(sec, buf, sizeof(buf));
+    printf("  %-12s %s\n", label, buf);
+}
+
+/* Human rendering of a dossier's state as stored (completed_at, on_time). */
+static void print_state(const lt_dossier_state *st)
+{
+    printf("state\n  %-12s %s\n", "status", lt_status_name(st->status));
+    printf("  %-12s %s\n", "procedure", ctl_str_or_dash(st->procedure_code));
+    if (st->has_received_at)
+        print_time("received_at", st->received_at);
+    if (st->has_due_at)
+        print_time("due_at", st->due_at);
+    if (st->has_finished_at && st->finished_at)
+        print_time("finished_at", st->finished_at);
+    if (st->has_returned_at && st->returned_at)
+        print_time("returned_at", st->returned_at);
+    bool completed = st->has_completed_at && st->completed_at;
+    if (completed) {
+        print_time("completed_at", st->completed_at);
+        printf("  %-12s %s\n", "on_time", st->on_time ? "yes" : "no");
+    }
+    printf("  %-12s %" PRIu32 " (seq %" PRIu64 "..%" PRIu64 ")\n", "events", st->events,
+           st->first_seq, st->last_seq);
+    printf("  %-12s %" PRIu32 "\n", "results", st->results);
+    if (completed)
+        printf("  %-12s %s\n", "timeliness",
+               st->on_time ? "on time" : "late (completed after due_at)");
+    else if (st->has_due_at && st->due_at && time(NULL) > st->due_at)
+        printf("  %-12s %s\n", "timeliness", "overdue (not completed, past due_at)");
+}
+
+int ctl_cmd_show(ctl *c, const char *code)
+{
+    lt_store *s = NULL;
+    lt_store_txn *t = NULL;
+    lt_dossier_state *st = NULL;
+    char *res = NULL;
+    size_t res_len = 0;
+    walk w = { .c = c };
+    int r, rc = EXIT_USAGE;
+
+    if (ctl_open_store(c, &s) < 0)
+        return EXIT_USAGE;
+    if ((r = lt_store_txn_begin(s, false, false, &t)) < 0) {
+        ctl_errf("%s: read transaction: %s", c->data_dir, lt_strerror(r));
+        goto out;
+    }
+    if ((r = lt_store_get_state(t, code, &st)) == LT_ERR_NOT_FOUND) {
+        ctl_errf("dossier %s: not found in %s", code, c->data_dir);
+        rc = EXIT_REJECTED;
+        goto out;
+    }
+    if (r < 0) {
+        ctl_errf("dossier %s: %s", code, lt_strerror(r));
+        goto out;
+    }
+    w.t = t;
+    if (!(w.results = open_memstream(&res, &res_len))) {
+        ctl_errf("out of memory");
+        goto out;
+    }
+    if (c->json) {
+        printf("{\"dossier_code\":");
+        lt_pbtext_write_json_string(stdout, code, strlen(code));
+        printf(",\"state\":");
+        lt_pbtext_write_json(stdout, &st->base);
+        printf(",\"events\":[");
+    } else {
+        printf("dossier %s\n%8s  %-25s  %-16s  %-20s  %s\n", code, "seq", "occurred_at", "sender",
+               "event_id", "body");
+    }
+    if ((r = lt_store_walk_dossier(t, code, print_entry, &w)) < 0) {
+        fflush(stdout);
+        ctl_errf("dossier %s: %s", code, lt_strerror(r));
+        goto out;
+    }
+    fclose(w.results);
+    w.results = NULL;
+    if (c->json) {
+        printf("],\"results\":[%s]}\n", res ? res : "");
+    } else {
+        if (w.n_results)
+            printf("results\n%8s  %-16s  %-12s  %-24s  %14s  %s\n%s", "seq", "kind", "from_agency",
+                   "reference", "amount", "issued_at", res);
+        print_state(st);
+    }
+    rc = EXIT_OK;
+out:
+    if (w.results)
+        fclose(w.results);
+    free(res);
+    if (st)
+        lienthong__v1__dossier_state__free_unpacked(st, NULL);
+    lt_store_txn_abort(&t);
+    lt_store_close(&s);
+    return rc;
+}
+
+int ctl_cmd_events(ctl *c)
+{
+    lt_store *s = NULL;
+    lt_store_txn *t = NULL;
+    walk w = { .c = c, .with_dossier = true };
+    uint64_t from = 1;
+    int r, rc = EXIT_USAGE;
+
+    if (c->from && ctl_parse_u64("--from", c->from, 0, UINT64_MAX, &from) < 0)
+        return EXIT_USAGE;
+
+    if (ctl_open_store(c, &s) < 0)
+        return EXIT_USAGE;
+    if ((r = lt_store_txn_begin(s, false, false, &t)) < 0) {
+        ctl_errf("%s: read transaction: %s", c->data_dir, lt_strerror(r));
+        goto out;
+    }
+    if (!c->json)
+        printf("%8s  %-25s  %-16s  %-24s  %-20s  %s\n", "seq", "occurred_at", "sender", "dossier",
+               "event_id", "body");
+    if ((r = lt_store_walk_log(t, from, c->limit, print_entry, &w)) < 0) {
+        fflush(stdout);
+        ctl_errf("%s: log from seq %" PRIu64 ": %s", c->data_dir, from, lt_strerror(r));
+        goto out;
+    }
+    if (!w.count && !c->json)
+        fprintf(stderr, "lienthongctl: no events from seq %" PRIu64 "\n", from);
+    rc = EXIT_OK;
+out:
+    lt_store_txn_abort(&t);
+    lt_store_close(&s);
+    return rc;
+}
+
+static double pct(uint64_t part, uint64_t whole)
+{
+    return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+static void stats_json(const lt_store_stats *st)
+{
+    printf("{\"last_seq\":%" PRIu64 ",\"events\":%" PRIu64
+           ",\"events_by_kind\":{\"status\":%" PRIu64 ",\"result\":%" PRIu64 "}"
+           ",\"dossiers\":%" PRIu64 ",\"dossiers_by_status\":{",
+           st->last_seq, st->events, st->status_events, st->result_events, st->dossiers);
+    for (int i = 1; i <= 10; i++)
+        printf("%s\"%s\":%" PRIu64, i > 1 ? "," : "", lt_status_name(i), st->by_status[i]);
+    printf("},\"file_size\":%" PRIu64 ",\"map_size\":%" PRIu64 ",\"map_used\":%" PRIu64
+           ",\"map_used_pct\":%.2f,\"readers_used\":%u,\"max_readers\":%u}\n",
+           st->file_size, st->map_size, st->map_used, pct(st->map_used, st->map_size),
+           st->readers_used, st->max_readers);
+}
+
+/* Format a byte count with a binary unit. */
+static const char *human_size(uint64_t n, char *buf, size_t size)
+{
+    static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    double v = (double)n;
+    int u = 0;
+
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+    return buf;
+}
+
+static void stats_human(const lt_store_stats *st, const char *dir)
+{
+    printf("store        %s\n", dir);
+    printf("last_seq     %" PRIu64 "\n", st->last_seq);
+    printf("events       %" PRIu64 " (status %" PRIu64 ", result %" PRIu64 ")\n", st->events,
+           st->status_events, st->result_events);
+    printf("dossiers     %" PRIu64 "\n", st->dossiers);
+    for (int i = 1; i <= 10; i++)
+        if (st->by_status[i])
+            printf("  %-22s %" PRIu64 "\n", lt_status_name(i), st->by_status[i]);
+    char a[32], b[32];
+    printf("file size    %s (%" PRIu64 " bytes)\n", human_size(st->file_size, a, sizeof(a)),
+           st->file_size);
+    printf("map          %s of %s used, %.2f%% (%" PRIu64 " of %" PRIu64 " bytes)\n",
+           human_size(st->map_used, a, sizeof(a)), human_size(st->map_size, b, sizeof(b)),
+           pct(st->map_used, st->map_size), st->map_used, st->map_size);
+    printf("readers      %u of %u in use\n", st->readers_used, st->max_readers);
+}
+
+int ctl_cmd_stats(ctl *c)
+{
+    lt_store *s = NULL;
+    lt_store_stats st;
+    int r;
+
+    if (ctl_open_store(c, &s) < 0)
+        return EXIT_USAGE;
+    if ((r = lt_store_stats_get(s, &st)) < 0) {
+        ctl_errf("%s: stats: %s", c->data_dir, lt_strerror(r));
+        lt_store_close(&s);
+        return EXIT_USAGE;
+    }
+    if (c->json)
+        stats_json(&st);
+    else
+        stats_human(&st, c->data_dir);
+    lt_store_close(&s);
+    return EXIT_OK;
+}
