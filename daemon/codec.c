@@ -7,9 +7,9 @@
 #include <string.h>
 
 static const char *const lt_error_names[] = {
-    "NONE",           "MALFORMED",      "UNSUPPORTED_VERSION", "MISSING_FIELD",
-    "INVALID_FIELD",  "UNKNOWN_FIELD",  "TOO_LARGE",           "STORE_FULL",
-    "BAD_TRANSITION", "UNKNOWN_DOSSIER", "FUTURE_TIMESTAMP",   "INTERNAL",
+    "NONE",           "MALFORMED",       "UNSUPPORTED_VERSION", "MISSING_FIELD",
+    "INVALID_FIELD",  "UNKNOWN_FIELD",   "TOO_LARGE",           "STORE_FULL",
+    "BAD_TRANSITION", "UNKNOWN_DOSSIER", "FUTURE_TIMESTAMP",    "INTERNAL",
 };
 
 const char *lt_codec_error_name(int code)
@@ -106,20 +106,24 @@ static int find_unknown(const ProtobufCMessage *m, const char *path, lt_diag *re
     return 0;
 }
 
-int lt_codec_decode_submission(const uint8_t *buf, size_t len, lt_submission **ret,
-                               lt_diag *reterr)
+int lt_codec_decode_submission(const uint8_t *buf, size_t len, lt_submission **ret, lt_diag *reterr)
+{
+    return lt_codec_decode_submission_in(buf, len, NULL, ret, reterr);
+}
+
+int lt_codec_decode_submission_in(const uint8_t *buf, size_t len, ProtobufCAllocator *alloc,
+                                  lt_submission **ret, lt_diag *reterr)
 {
     lt_submission *sub;
     int r;
 
-    sub = lienthong__v1__submission__unpack(NULL, len, buf);
+    sub = lienthong__v1__submission__unpack(alloc, len, buf);
     if (!sub)
         return lt_diag_set(reterr, LT_ERR_MALFORMED, LIENTHONG__V1__ERROR_CODE__MALFORMED, "",
-                           "not a lienthong.v1.Submission (%zu bytes could not be decoded)",
-                           len);
+                           "not a lienthong.v1.Submission (%zu bytes could not be decoded)", len);
     r = has_unknown(&sub->base) ? find_unknown(&sub->base, "", reterr) : 0;
     if (r < 0) {
-        lienthong__v1__submission__free_unpacked(sub, NULL);
+        lienthong__v1__submission__free_unpacked(sub, alloc);
         return r;
     }
     *ret = sub;

@@ -26,6 +26,12 @@ typedef Lienthong__V1__Reply lt_reply;
 int lt_codec_decode_submission(const uint8_t *buf, size_t len, lt_submission **ret,
                                lt_diag *reterr);
 
+/* The same, unpacking with alloc (NULL: malloc). [out] ret: caller frees with
+ * lienthong__v1__submission__free_unpacked(*ret, alloc), or drops it with
+ * the arena behind alloc. */
+int lt_codec_decode_submission_in(const uint8_t *buf, size_t len, ProtobufCAllocator *alloc,
+                                  lt_submission **ret, lt_diag *reterr);
+
 /* Best-effort request_id of an undecodable frame (field 3 at top level), so a
  * MALFORMED reply can still be matched. Returns 0 when none is readable. */
 uint64_t lt_codec_peek_request_id(const uint8_t *buf, size_t len);

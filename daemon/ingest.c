@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "apply.h"
+#include "arena.h"
 #include "codec.h"
 #include "log.h"
 #include "timefmt.h"
@@ -45,6 +46,7 @@ struct lt_ingest {
     void *monitor;    /* PAIR receiving the ROUTER's connection events */
     int64_t hard_max; /* ZMQ_MAXMSGSIZE */
     lt_limits limits;
+    lt_arena *arena; /* the batch's decoded submissions */
     item *items;
     size_t n_items;
     lt_ingest_counters counters;
@@ -102,6 +104,10 @@ int lt_ingest_new(const lt_config *cfg, lt_store *store, void *zctx, lt_ingest *
     in->store = store;
     limits_from_config(cfg, &in->limits);
     in->items = calloc((size_t)cfg->batch_max_events, sizeof(*in->items));
+    if (lt_arena_new(1 << 20, 16u << 20, &in->arena) < 0) {
+        lt_ingest_free(&in);
+        return -ENOMEM;
+    }
     in->sock = zmq_socket(zctx, ZMQ_ROUTER);
     if (!in->items || !in->sock) {
         int r = in->sock ? -ENOMEM
@@ -171,8 +177,7 @@ void lt_ingest_free(lt_ingest **p)
         zmq_setsockopt(in->sock, ZMQ_LINGER, &linger, sizeof(linger));
         zmq_close(in->sock);
     }
-    for (size_t i = 0; i < in->n_items; i++)
-        lienthong__v1__submission__free_unpacked(in->items[i].sub, NULL);
+    lt_arena_free(&in->arena);
     free(in->items);
     free(in);
     *p = NULL;
@@ -234,7 +239,8 @@ static void admit(lt_ingest *in, item *it, const uint8_t *data, size_t len, int6
         reject(it, LIENTHONG__V1__ERROR_CODE__TOO_LARGE, "", msg);
         return;
     }
-    if (lt_codec_decode_submission(data, len, &it->sub, &d) < 0) {
+    if (lt_codec_decode_submission_in(data, len, lt_arena_allocator(in->arena), &it->sub, &d) <
+        0) {
         it->request_id = lt_codec_peek_request_id(data, len);
         reject(it, d.code, d.field, d.message);
         return;
@@ -436,10 +442,9 @@ static void reply_batch(lt_ingest *in)
 
 static void clear_batch(lt_ingest *in)
 {
-    for (size_t i = 0; i < in->n_items; i++) {
-        lienthong__v1__submission__free_unpacked(in->items[i].sub, NULL);
+    for (size_t i = 0; i < in->n_items; i++)
         in->items[i].sub = NULL;
-    }
+    lt_arena_reset(in->arena); /* every submission of the batch at once */
     in->n_items = 0;
 }
 
