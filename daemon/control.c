@@ -20,6 +20,7 @@
 typedef struct staged {
     uint8_t rid[RID_MAX];
     size_t rid_len;
+    bool delim; /* a REQ client: answer with the empty delimiter too */
     int command;
     char agency[64];
     uint64_t seq;
@@ -35,6 +36,7 @@ struct lt_control {
     void *sock;
     staged st[MAX_STAGED];
     size_t n_st;
+    bool delim; /* the request being handled came with a delimiter */
 };
 
 int lt_control_new(const lt_config *cfg, lt_store *store, lt_delivery_engine *delivery, void *zctx,
@@ -86,7 +88,8 @@ static void reply(lt_control *c, const uint8_t *rid, size_t rid_len,
     if (!buf)
         return;
     lienthong__v1__control_reply__pack(r, buf);
-    if (zmq_send(c->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+    if (zmq_send(c->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
+        (!c->delim || zmq_send(c->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0))
         zmq_send(c->sock, buf, len, ZMQ_DONTWAIT);
     free(buf);
 }
@@ -197,6 +200,7 @@ static void on_request(lt_control *c, const uint8_t *rid, size_t rid_len, const 
     memset(s, 0, sizeof(*s));
     memcpy(s->rid, rid, rid_len);
     s->rid_len = rid_len;
+    s->delim = c->delim;
     s->command = cmd;
     snprintf(s->agency, sizeof(s->agency), "%s", q->agency);
     s->seq = q->has_seq ? q->seq : 0;
@@ -217,10 +221,12 @@ void lt_control_poll(lt_control *c)
         }
         zmq_msg_init(&body);
         bool ok = zmq_msg_more(&id) && zmq_msg_recv(&body, c->sock, 0) >= 0;
+        c->delim = false;
         if (ok && zmq_msg_size(&body) == 0 && zmq_msg_more(&body)) { /* REQ delimiter */
             zmq_msg_close(&body);
             zmq_msg_init(&body);
             ok = zmq_msg_recv(&body, c->sock, 0) >= 0;
+            c->delim = true;
         }
         bool extra = ok && zmq_msg_more(&body);
         while (extra) {
@@ -290,6 +296,7 @@ void lt_control_committed(lt_control *c, bool ok)
         else
             snprintf(msg, sizeof(msg), "%s %s", s->agency, what);
         r.message = msg;
+        c->delim = s->delim;
         reply(c, s->rid, s->rid_len, &r);
         if (ok && s->err == 0 && (s->command == CMD(REQUEUE) || s->command == CMD(DROP)))
             lt_log_info("dead letters %s agency=%s seq=%" PRIu64 " count=%u", what, s->agency,

@@ -332,8 +332,12 @@ static void on_reply(lt_delivery_engine *d, size_t li, lt_store_txn *t,
             key_seq(rep->idempotency_key, lt_store_id(d->store), l->cfg->name, &seq) &&
             !find_flight(l, seq)) {
             outcome *o = stage(d, li, seq, OC_DELIVERED);
-            if (o)
+            if (o) {
                 copy_cut(o->message, sizeof(o->message), rep->message);
+                o->reply = rep; /* a result it carries is stored like any other */
+                o->result = rep->result;
+                return;
+            }
         }
         lienthong__v1__link_reply__free_unpacked(rep, NULL);
         return;
@@ -439,7 +443,8 @@ static int stage_bounce(lt_delivery_engine *d, lt_store_txn *t, const link_rt *l
     if (lt_store_get_event(t, seq, &se) < 0)
         return 0; /* nothing to bounce against */
     char event_id[128], ref[KEY_MAX], at[40], seqs[24], err[1024];
-    snprintf(event_id, sizeof(event_id), "dead-%s-%" PRIu64, l->cfg->name, seq);
+    /* one bounce per death: a requeued delivery that dies again bounces again */
+    snprintf(event_id, sizeof(event_id), "dead-%s-%" PRIu64 "-%" PRId64, l->cfg->name, seq, now_ms);
     snprintf(ref, sizeof(ref), "%s-%" PRIu64 "-%s", lt_store_id(d->store), seq, l->cfg->name);
     snprintf(seqs, sizeof(seqs), "%" PRIu64, seq);
     copy_cut(err, sizeof(err), why);
@@ -771,11 +776,19 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
         r = o ? 0 : -ENOMEM;
     } else if (r == 0) {
         r = lt_link_send(l->link, req);
-        if (r == 0)
+        if (r == 0) {
             lt_log_debug("delivery sent agency=%s seq=%" PRIu64 " attempt=%u dossier=%s",
                          l->cfg->name, seq, attempt, ev->event->dossier_code);
-        else
+        } else if (r == -E2BIG) { /* will never fit the link: a dead letter, not a loop */
+            settled = true;
+            outcome *o = stage(d, s->li, seq, OC_DEAD);
+            if (o)
+                snprintf(o->message, sizeof(o->message),
+                         "the request for this event is larger than the link allows (4 MiB)");
+            r = o ? 0 : -ENOMEM;
+        } else {
             goto out;
+        }
     } else {
         goto out;
     }
@@ -813,7 +826,24 @@ static int scan_one(uint64_t seq, const char *dossier, void *arg)
     if (lt_outbox_get(s->t, l->cfg->name, seq, &rec) < 0)
         return 0;
     int r = 0;
-    if (rec->next_attempt_ms > s->now_ms) {
+    const lt_config_agency *a = l->cfg;
+    if (rec->created_ms && s->now_ms - rec->created_ms >= a->max_age_s * 1000) {
+        /* undelivered too long, also when the gateway was unreachable all along */
+        outcome *o = stage(s->d, s->li, seq, OC_DEAD);
+        if (o) {
+            snprintf(o->message, sizeof(o->message),
+                     "not delivered within max_age_s (%" PRId64 " s) after %u attempts; last "
+                     "error: %s",
+                     a->max_age_s, rec->attempts, rec->last_error ? rec->last_error : "none");
+            flight *f = &l->fl[l->n_fl++];
+            memset(f, 0, sizeof(*f));
+            f->seq = seq;
+            copy_cut(f->dossier, sizeof(f->dossier), dossier);
+            f->settled = true;
+            if (--s->capacity == 0)
+                r = 1;
+        }
+    } else if (rec->next_attempt_ms > s->now_ms) {
         if (!l->next_due_ms || rec->next_attempt_ms < l->next_due_ms)
             l->next_due_ms = rec->next_attempt_ms;
     } else {

@@ -61,25 +61,72 @@ static void notify(loop_state *ls, bool force)
     }
 }
 
+/* Which parts' staged work went into the transaction (a careful pass drops
+ * what does not fit and keeps it staged for the next pass). */
+typedef struct staged_in {
+    bool stream, control;
+} staged_in;
+
+/* Stage one part; in careful mode inside a savepoint, so a full map undoes
+ * only that part. Returns 0, LT_APPLY_NEED_CAREFUL or a fatal error. */
+static int stage_part(lt_store_txn *t, bool *written, int r_of_stage(void *, lt_store_txn *),
+                      void *arg)
+{
+    bool careful = lt_store_txn_careful(t);
+    int r;
+    *written = false;
+    if (careful && (r = lt_store_savepoint(t)) < 0)
+        return r == LT_ERR_STORE_FULL ? 0 : r;
+    r = r_of_stage(arg, t);
+    if (careful) {
+        if (r == 0)
+            r = lt_store_release(t);
+        else
+            lt_store_rollback(t);
+        if (r == LT_ERR_STORE_FULL || r == -E2BIG)
+            return 0; /* stays staged */
+    } else if (r == LT_ERR_STORE_FULL || r == -E2BIG) {
+        return LT_APPLY_NEED_CAREFUL;
+    }
+    *written = r == 0;
+    return r;
+}
+
+static int stage_stream(void *arg, lt_store_txn *t)
+{
+    return lt_stream_stage(arg, t);
+}
+
+typedef struct control_arg {
+    lt_control *c;
+    uint32_t *routed;
+} control_arg;
+
+static int stage_control(void *arg, lt_store_txn *t)
+{
+    control_arg *a = arg;
+    return lt_control_stage(a->c, t, a->routed);
+}
+
 /* Stage everything into one transaction attempt. */
-static int stage_all(const lt_loop_parts *p, lt_store_txn *t, size_t budget, uint32_t *routed)
+static int stage_all(const lt_loop_parts *p, lt_store_txn *t, size_t budget, uint32_t *routed,
+                     staged_in *in)
 {
     int r;
     if ((r = lt_ingest_stage(p->ingest, t, budget, routed)) != 0)
         return r;
     if ((r = lt_delivery_stage(p->delivery, t, routed)) != 0)
         return r;
-    if ((r = lt_stream_stage(p->stream, t)) != 0)
-        return r == LT_ERR_STORE_FULL ? LT_APPLY_NEED_CAREFUL : r;
-    if ((r = lt_control_stage(p->control, t, routed)) != 0)
-        return r == LT_ERR_STORE_FULL ? LT_APPLY_NEED_CAREFUL : r;
-    return 0;
+    if ((r = stage_part(t, &in->stream, stage_stream, p->stream)) != 0)
+        return r;
+    control_arg ca = { p->control, routed };
+    return stage_part(t, &in->control, stage_control, &ca);
 }
 
 /* The pass's write transaction. Returns 0 when the replies may go out (the
  * commit succeeded, or the map is full and what did not fit is answered so),
  * or a fatal store error. [out] ret_ok: the commit succeeded. */
-static int write_pass(const lt_loop_parts *p, uint32_t *routed, bool *ret_ok)
+static int write_pass(const lt_loop_parts *p, uint32_t *routed, bool *ret_ok, staged_in *in)
 {
     size_t budget = lt_ingest_pending(p->ingest);
     bool careful = false;
@@ -90,7 +137,7 @@ static int write_pass(const lt_loop_parts *p, uint32_t *routed, bool *ret_ok)
         int r = lt_store_txn_begin(p->store, true, careful, &t);
         if (r < 0)
             return r;
-        r = stage_all(p, t, budget, routed);
+        r = stage_all(p, t, budget, routed, in);
         if (r == LT_APPLY_NEED_CAREFUL && !careful) {
             lt_store_txn_abort(&t);
             careful = true;
@@ -165,10 +212,11 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
 
         bool ok = false;
         uint32_t routed = 0;
+        staged_in in = { false, false };
         if (lt_ingest_pending(p->ingest) || lt_delivery_has_staged(p->delivery) ||
             lt_stream_has_staged(p->stream) || lt_control_has_staged(p->control)) {
             int64_t t0 = lt_time_now_ms();
-            int r = write_pass(p, &routed, &ok);
+            int r = write_pass(p, &routed, &ok, &in);
             if (r < 0) {
                 lt_log_err("store commit failed; nothing of this pass was acknowledged "
                            "err=\"%s\"",
@@ -182,8 +230,8 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
         /* after the commit, never before: acks, outcomes, cursors, commands */
         lt_ingest_reply(p->ingest);
         lt_delivery_committed(p->delivery, ok);
-        lt_stream_committed(p->stream, ok);
-        lt_control_committed(p->control, ok);
+        lt_stream_committed(p->stream, ok && in.stream);
+        lt_control_committed(p->control, ok && in.control);
         if (ok)
             lt_delivery_kick(p->delivery, routed);
         if (!stop) {

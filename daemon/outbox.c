@@ -303,6 +303,7 @@ static int undead(lt_store_txn *t, const char *agency, uint64_t seq, int64_t now
     if (r == 0 && requeue) {
         d->state = ST(PENDING);
         d->attempts = 0;
+        d->created_ms = now_ms; /* max_age_s counts from the requeue */
         d->has_next_attempt_ms = true;
         d->next_attempt_ms = 0;
         d->has_done_ms = false;

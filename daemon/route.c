@@ -48,6 +48,9 @@ static uint32_t own_agencies(const lt_config *cfg, const char *sender)
     uint32_t mask = 0;
     for (size_t i = 0; i < cfg->n_agencies; i++) {
         const lt_config_agency *a = &cfg->agencies[i];
+        /* a result carried in the agency's own reply is stored as "agency:NAME" */
+        if (strncmp(sender, "agency:", 7) == 0 && strcmp(sender + 7, a->name) == 0)
+            mask |= 1u << i;
         for (size_t j = 0; j < a->n_senders; j++)
             if (strcmp(a->senders[j], sender) == 0)
                 mask |= 1u << i;

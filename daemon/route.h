@@ -3,8 +3,9 @@
  * All-match: every rule whose conditions all hold adds its agencies; the
  * result is a set (an agency appears once however many rules name it). An
  * event matching no rule is stored and counted, never an error. An agency
- * never receives an event its own senders submitted (agencies.X.senders), so
- * a tax result is not routed back to tax. Results of kind "delivery_failed",
+ * never receives an event its own senders submitted (agencies.X.senders, and
+ * "agency:X" for results carried in its replies), so a tax result is not
+ * routed back to tax. Results of kind "delivery_failed",
  * which the daemon writes itself, are never routed. Pure: no state, no I/O.
  */
 #ifndef LT_ROUTE_H

@@ -1,8 +1,6 @@
 /* store.c - the LMDB event store: log, dedupe, dossier index and state. */
 #include "store.h"
 
-#include "config.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <lmdb.h>
@@ -11,6 +9,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+
+#include "config.h"
 
 /* Names of the key-value databases of lt_store_db, in enum order. */
 static const char *const kv_names[LT_STORE_DB_COUNT] = { "outbox", "delivery", "dead", "cursors",
@@ -36,10 +36,12 @@ typedef struct txn_deltas {
 
 struct lt_store_txn {
     lt_store *s;
-    MDB_txn *txn;    /* the current (innermost) transaction */
-    MDB_txn *parent; /* the outer transaction while a savepoint is open, else NULL */
+    MDB_txn *txn;                         /* the current (innermost) transaction */
+    MDB_txn *parent[LT_STORE_SAVEPOINTS]; /* outer transactions of open savepoints */
+    txn_deltas saved[LT_STORE_SAVEPOINTS];
+    int depth; /* open savepoints */
     bool write, careful;
-    txn_deltas d, saved;
+    txn_deltas d;
 };
 
 /* Translate an LMDB return code into the project's error scheme. */
@@ -236,8 +238,7 @@ int lt_store_open(const lt_store_opts *o, lt_store **ret, int *ret_stale, lt_dia
         return lt_diag_set(reterr, -ENOMEM, 0, "", "out of memory");
     }
     if (!o->read_only && mkdir(o->dir, 0750) < 0 && errno != EEXIST) {
-        rc = lt_diag_set(reterr, -errno, 0, "", "%s: cannot create: %s", o->dir,
-                         strerror(errno));
+        rc = lt_diag_set(reterr, -errno, 0, "", "%s: cannot create: %s", o->dir, strerror(errno));
         goto fail;
     }
     if (o->read_only)
@@ -344,14 +345,15 @@ int lt_store_txn_commit(lt_store_txn **p)
     int r = 0, rc;
 
     *p = NULL;
-    if (t->parent) { /* an open savepoint is kept: fold it in first */
+    while (t->depth > 0) { /* open savepoints are kept: fold them in first */
         if ((rc = mdb_txn_commit(t->txn))) {
-            mdb_txn_abort(t->parent);
+            while (t->depth > 1)
+                mdb_txn_abort(t->parent[--t->depth]);
+            mdb_txn_abort(t->parent[0]);
             free(t);
             return map_err(rc);
         }
-        t->txn = t->parent;
-        t->parent = NULL;
+        t->txn = t->parent[--t->depth];
     }
     if (t->write && (r = flush_counters(t)) < 0) {
         mdb_txn_abort(t->txn);
@@ -369,9 +371,9 @@ void lt_store_txn_abort(lt_store_txn **p)
 {
     if (!p || !*p)
         return;
-    if ((*p)->parent) {
+    while ((*p)->depth > 0) {
         mdb_txn_abort((*p)->txn);
-        (*p)->txn = (*p)->parent;
+        (*p)->txn = (*p)->parent[--(*p)->depth];
     }
     mdb_txn_abort((*p)->txn);
     free(*p);
@@ -461,9 +463,8 @@ static int append_puts(lt_store_txn *t, MDB_txn *txn, const lt_stored_event *se,
     return 0;
 }
 
-int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms,
-                    const lt_event *ev, const lt_dossier_state *prev,
-                    const lt_dossier_state *state, uint64_t *ret_seq)
+int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms, const lt_event *ev,
+                    const lt_dossier_state *prev, const lt_dossier_state *state, uint64_t *ret_seq)
 {
     lt_stored_event se = LIENTHONG__V1__STORED_EVENT__INIT;
     size_t maxkey = (size_t)mdb_env_get_maxkeysize(t->s->env);
@@ -487,7 +488,7 @@ int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms,
     se.has_accepted_at_ms = true;
     se.accepted_at_ms = accepted_at_ms;
     se.event = (lt_event *)ev;
-    bool nest = t->careful && !t->parent; /* a savepoint already nests */
+    bool nest = t->careful && t->depth == 0; /* a savepoint already nests */
     if (nest && (rc = mdb_txn_begin(t->s->env, t->txn, 0, &txn)))
         return map_err(rc);
     rc = append_puts(t, txn, &se, state, &dk);
@@ -657,13 +658,14 @@ int lt_store_savepoint(lt_store_txn *t)
     MDB_txn *child;
     int rc;
 
-    if (!t->write || t->parent)
+    if (!t->write || t->depth == LT_STORE_SAVEPOINTS)
         return -EINVAL;
     if ((rc = mdb_txn_begin(t->s->env, t->txn, 0, &child)))
         return map_err(rc);
-    t->parent = t->txn;
+    t->parent[t->depth] = t->txn;
+    t->saved[t->depth] = t->d;
+    t->depth++;
     t->txn = child;
-    t->saved = t->d;
     return 0;
 }
 
@@ -671,13 +673,12 @@ int lt_store_release(lt_store_txn *t)
 {
     int rc;
 
-    if (!t->parent)
+    if (t->depth == 0)
         return -EINVAL;
     rc = mdb_txn_commit(t->txn);
-    t->txn = t->parent;
-    t->parent = NULL;
+    t->txn = t->parent[--t->depth];
     if (rc) {
-        t->d = t->saved;
+        t->d = t->saved[t->depth];
         return map_err(rc);
     }
     return 0;
@@ -685,12 +686,11 @@ int lt_store_release(lt_store_txn *t)
 
 void lt_store_rollback(lt_store_txn *t)
 {
-    if (!t->parent)
+    if (t->depth == 0)
         return;
     mdb_txn_abort(t->txn);
-    t->txn = t->parent;
-    t->parent = NULL;
-    t->d = t->saved;
+    t->txn = t->parent[--t->depth];
+    t->d = t->saved[t->depth];
 }
 
 /* ---- key-value databases (outbox, delivery, dead, cursors, links) ---- */
@@ -734,8 +734,8 @@ int lt_store_kv_get(lt_store_txn *t, lt_store_db db, const void *key, size_t kle
     return 0;
 }
 
-int lt_store_kv_put(lt_store_txn *t, lt_store_db db, const void *key, size_t klen,
-                    const void *val, size_t vlen)
+int lt_store_kv_put(lt_store_txn *t, lt_store_db db, const void *key, size_t klen, const void *val,
+                    size_t vlen)
 {
     MDB_dbi dbi;
     MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };

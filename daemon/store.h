@@ -154,10 +154,13 @@ bool lt_store_txn_careful(const lt_store_txn *t);
 
 /* Savepoints: writes after lt_store_savepoint() can be undone alone with
  * lt_store_rollback() (an LMDB nested transaction), or kept with
- * lt_store_release(). One level; write transactions only. A caller in
+ * lt_store_release(). They nest up to LT_STORE_SAVEPOINTS deep (a delivery
+ * outcome's savepoint holds the result event's); write transactions only. A caller in
  * careful mode wraps each event's writes (append, outbox) in one, so an
  * event that does not fit is dropped whole and the batch goes on.
- * Returns 0, -EINVAL (nested or read-only), LT_ERR_STORE_FULL, LT_ERR_STORE. */
+ * Returns 0, -EINVAL (too deep, none open, or read-only), LT_ERR_STORE_FULL,
+ * LT_ERR_STORE. */
+#define LT_STORE_SAVEPOINTS 4
 int lt_store_savepoint(lt_store_txn *t);
 int lt_store_release(lt_store_txn *t);
 void lt_store_rollback(lt_store_txn *t);

@@ -88,7 +88,7 @@ int lt_stream_new(const lt_config *cfg, lt_store *store, void *zctx, lt_stream *
         ep = cfg->streams_pub_endpoint;
         what = "streams.pub_endpoint";
         s->pub = zmq_socket(zctx, ZMQ_PUB);
-        if (!s->pub || zopt(s->pub, ZMQ_LINGER, 0) < 0 || zopt(s->pub, ZMQ_SNDHWM, 10000) < 0 ||
+        if (!s->pub || zopt(s->pub, ZMQ_LINGER, 0) < 0 || zopt(s->pub, ZMQ_SNDHWM, 1000) < 0 ||
             zmq_bind(s->pub, ep) < 0)
             goto fail;
     }
