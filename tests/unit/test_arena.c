@@ -1,14 +1,18 @@
 /* test_arena.c - the batch arena: allocations are aligned, distinct, survive
  * until reset, big ones get their own chunk, and protobuf-c unpacks into it. */
-#include <cmocka.h>
+#include "arena.h"
+#include "codec.h"
+#include "store.h"
+
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-#include "arena.h"
-#include "codec.h"
+#include <cmocka.h>
+// clang-format on
 
 static void allocations_are_aligned_and_distinct(void **state)
 {
