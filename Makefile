@@ -6,12 +6,15 @@
 #   make test       install dependencies, build, run every test (ctest)
 #   make test-asan  the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       libFuzzer targets with clang, FUZZ_SECONDS each (default 30)
-#   make bench      build and run the ingest benchmark (not a test)
+#   make bench      install redis-server and nats-server (deps.sh --bench), build, run the
+#                   comparison (bench-compare) and the cost-growth bench (not a test)
 
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG ?= config/lienthong.yaml
 FUZZ_SECONDS ?= 30
+BENCH_EVENTS ?= 20000
+BENCH_GROWTH ?= 0,1M
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build run test test-asan fuzz bench clean
@@ -45,8 +48,11 @@ fuzz:
 	@cmake --build build-fuzz -j $(JOBS)
 	ctest --test-dir build-fuzz --output-on-failure -L fuzz
 
-bench: build
-	$(BUILD)/bin/bench-ingest
+bench:
+	@scripts/deps.sh --bench
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	$(BUILD)/bin/bench-compare --events $(BENCH_EVENTS)
 
 clean:
 	rm -rf build build-asan build-fuzz

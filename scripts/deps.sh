@@ -1,16 +1,24 @@
 #!/bin/sh
 # Install lienthong's build and test dependencies from Debian packages.
 # Idempotent: when every package is already installed it only checks and exits.
+#   --fuzz   also clang and its libFuzzer runtime (make fuzz)
+#   --bench  also redis-server, nats-server and their C clients (make bench)
 set -eu
 
 PKGS="build-essential cmake pkg-config
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils libyaml-dev
 libsystemd-dev libcmocka-dev"
 
-# clang + its runtime give the libFuzzer targets; optional, asked for with --fuzz.
-if [ "${1:-}" = "--fuzz" ]; then
-    PKGS="$PKGS clang libclang-rt-14-dev"
-fi
+for arg in "$@"; do
+    case "$arg" in
+    --fuzz) PKGS="$PKGS clang libclang-rt-14-dev" ;;
+    --bench) PKGS="$PKGS redis-server nats-server libhiredis-dev libnats-dev" ;;
+    *)
+        echo "usage: $0 [--fuzz] [--bench]" >&2
+        exit 2
+        ;;
+    esac
+done
 
 missing=""
 for p in $PKGS; do
