@@ -53,6 +53,7 @@ bench:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 	$(BUILD)/bin/bench-compare --events $(BENCH_EVENTS)
+	$(BUILD)/bin/bench-growth --growth $(BENCH_GROWTH)
 
 clean:
 	rm -rf build build-asan build-fuzz
