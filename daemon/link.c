@@ -4,8 +4,9 @@
 #include <string.h>
 
 extern const lt_link_ops lt_link_zmq_ops;
+extern const lt_link_ops lt_link_http_ops;
 
-static const lt_link_ops *const transports[] = { &lt_link_zmq_ops, NULL };
+static const lt_link_ops *const transports[] = { &lt_link_zmq_ops, &lt_link_http_ops, NULL };
 
 int lt_link_open(const lt_config_agency *a, void *zctx, lt_link **ret, lt_diag *reterr)
 {
