@@ -68,6 +68,8 @@ typedef enum {
     KEY_KINDS,     /* routes[].kinds: list of event kinds into an unsigned */
     KEY_LOG_LEVEL, /* debug | info | warning | error */
     KEY_LIST,      /* list of names or patterns: char ** and the size_t after it; min..max items */
+    KEY_MAP,       /* mapping of code to code: char ** (2n, key then value) and the size_t n after
+                      it; at most max pairs */
 } key_type;
 
 typedef struct flag_def {
@@ -94,6 +96,8 @@ static int check_endpoint(walk_ctx *c, const node *v, const char *field);
 static int check_adapter(walk_ctx *c, const node *v, const char *field);
 static int check_transport(walk_ctx *c, const node *v, const char *field);
 static int check_ident(walk_ctx *c, const node *v, const char *field);
+static int check_url(walk_ctx *c, const node *v, const char *field);
+static int check_path(walk_ctx *c, const node *v, const char *field);
 
 #define OFF(f)  offsetof(lt_config, f)
 #define AOFF(f) offsetof(lt_config_agency, f)
@@ -102,6 +106,9 @@ static int check_ident(walk_ctx *c, const node *v, const char *field);
 /* A KEY_LIST row's count is the size_t right after its char ** (as config.h declares them). */
 #define LIST_PAIR(T, f, n) _Static_assert(offsetof(T, n) == offsetof(T, f) + sizeof(char **), #n)
 LIST_PAIR(lt_config_agency, senders, n_senders);
+LIST_PAIR(lt_config_agency, session_codes, n_session_codes);
+LIST_PAIR(lt_config_agency, procedure_map, n_procedure_map);
+LIST_PAIR(lt_config_agency, unit_map, n_unit_map);
 LIST_PAIR(lt_config_route, procedures, n_procedures);
 LIST_PAIR(lt_config_route, senders, n_senders);
 LIST_PAIR(lt_config_route, agency_codes, n_agency_codes);
@@ -198,6 +205,27 @@ static const key_def keys[] = {
     { "agency", "max_attempts", KEY_INT, false, 0, 1000000, 0, AOFF(max_attempts), NULL },
     { "agency", "max_age_s", KEY_INT, false, 60, 31536000, 259200, AOFF(max_age_s), NULL },
     { "agency", "down_after", KEY_INT, false, 1, 1000, 3, AOFF(down_after), NULL },
+    /* agencies.NAME with transport http (checked in finish_agency) */
+    { "agency", "url", KEY_STRING, false, 0, 0, 0, AOFF(url), check_url },
+    { "agency", "username", KEY_STRING, false, 0, 0, 0, AOFF(username), NULL },
+    { "agency", "password", KEY_STRING, false, 0, 0, 0, AOFF(password), NULL },
+    { "agency", "password_file", KEY_STRING, false, 0, 0, 0, AOFF(password_file), NULL },
+    { "agency", "madonvi", KEY_STRING, false, 0, 0, 0, AOFF(madonvi), check_ident },
+    { "agency", "service", KEY_STRING, false, 0, 0, 0, AOFF(service), check_ident },
+    { "agency", "login_path", KEY_STRING, false, 0, 0, 0, AOFF(login_path), check_path },
+    { "agency", "sync_path", KEY_STRING, false, 0, 0, 0, AOFF(sync_path), check_path },
+    { "agency", "progress_path", KEY_STRING, false, 0, 0, 0, AOFF(progress_path), check_path },
+    { "agency", "ca_file", KEY_STRING, false, 0, 0, 0, AOFF(ca_file), NULL },
+    { "agency", "client_cert", KEY_STRING, false, 0, 0, 0, AOFF(client_cert), NULL },
+    { "agency", "client_key", KEY_STRING, false, 0, 0, 0, AOFF(client_key), NULL },
+    { "agency", "session_codes", KEY_LIST, false, 1, 64, 0, AOFF(session_codes), check_ident },
+    { "agency", "procedure_map", KEY_MAP, false, 0, 100000, 0, AOFF(procedure_map), check_ident },
+    { "agency", "unit_map", KEY_MAP, false, 0, 100000, 0, AOFF(unit_map), check_ident },
+    { "agency", "connect_timeout_ms", KEY_INT, false, 100, 600000, 5000, AOFF(connect_timeout_ms),
+      NULL },
+    { "agency", "request_timeout_ms", KEY_INT, false, 100, 600000, 8000, AOFF(request_timeout_ms),
+      NULL },
+    { "agency", "rate_per_s", KEY_INT, false, 0, 100000, 0, AOFF(rate_per_s), NULL },
     /* routes[i] */
     { "route", "name", KEY_STRING, true, 0, 0, 0, ROFF(name), check_ident },
     { "route", "kinds", KEY_KINDS, false, 0, 0, LT_ROUTE_STATUS | LT_ROUTE_RESULT, ROFF(kinds),
@@ -687,6 +715,50 @@ static int set_list(walk_ctx *c, const key_def *k, const node *v, const char *fi
     return 0;
 }
 
+static int check_duplicate_keys(walk_ctx *c, const node *map, const char *path);
+
+/* A mapping of code to code (procedure_map, unit_map) into flat key/value pairs. */
+static int set_map(walk_ctx *c, const key_def *k, const node *v, const char *field, void *dst)
+{
+    char ***pairs = dst;
+    size_t *count = (size_t *)(void *)((char *)dst + sizeof(char **));
+    size_t n = v->n / 2;
+    int r;
+
+    if (v->kind != NODE_MAPPING)
+        return fail_at(c, v->line, v->column, field,
+                       "%s must be a mapping of local code to national code, not %s", field,
+                       kind_name(v));
+    if ((int64_t)n > k->max)
+        return fail_at(c, v->line, v->column, field, "%s has more than %lld entries", field,
+                       (long long)k->max);
+    if ((r = check_duplicate_keys(c, v, field)) < 0)
+        return r;
+    if (!(*pairs = calloc(n ? 2 * n : 1, sizeof(char *))))
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const node *key = v->child[2 * i], *val = v->child[2 * i + 1];
+        if (key->kind != NODE_SCALAR || val->kind != NODE_SCALAR)
+            return fail_at(c, val->line, val->column, field,
+                           "%s: each entry must be code: code, not %s", field,
+                           kind_name(key->kind != NODE_SCALAR ? key : val));
+        if ((r = k->check(c, key, field)) < 0 || (r = k->check(c, val, field)) < 0)
+            return r;
+        if (!((*pairs)[2 * i] = strdup(key->value)) || !((*pairs)[2 * i + 1] = strdup(val->value)))
+            return (free((*pairs)[2 * i]), (*pairs)[2 * i] = NULL, -ENOMEM);
+        *count = i + 1;
+    }
+    return 0;
+}
+
+const char *lt_config_map_get(char *const *pairs, size_t n_pairs, const char *key)
+{
+    for (size_t i = 0; key && i < n_pairs; i++)
+        if (strcmp(pairs[2 * i], key) == 0)
+            return pairs[2 * i + 1];
+    return NULL;
+}
+
 static int set_log_level(walk_ctx *c, const node *v, const char *field, void *dst)
 {
     char q[80];
@@ -740,13 +812,41 @@ static int check_transport(walk_ctx *c, const node *v, const char *field)
 {
     char q[80], path[128];
 
-    if (scalar_is(v, "zmq"))
+    if (scalar_is(v, "zmq") || scalar_is(v, "http"))
         return 0;
     agency_path(field, path, sizeof(path));
-    if (scalar_is(v, "http"))
-        return fail_at(c, v->line, v->column, field,
-                       "%s: transport http is not supported yet (issue 5)", path);
-    return fail_at(c, v->line, v->column, field, "%s: unknown transport \"%s\" (known: zmq)", path,
+    return fail_at(c, v->line, v->column, field, "%s: unknown transport \"%s\" (known: zmq, http)",
+                   path,
+                   printable(v->value, v->len, q, sizeof(q)));
+}
+
+/* An http transport's base URL: http:// or https://, printable, no spaces. */
+static int check_url(walk_ctx *c, const node *v, const char *field)
+{
+    char q[80];
+    bool ok = strncmp(v->value, "http://", 7) == 0 || strncmp(v->value, "https://", 8) == 0;
+
+    for (size_t i = 0; ok && i < v->len; i++)
+        ok = (unsigned char)v->value[i] > 0x20 && (unsigned char)v->value[i] < 0x7f;
+    if (ok && v->len <= 2048)
+        return 0;
+    return fail_at(c, v->line, v->column, field,
+                   "%s \"%s\" must be an http:// or https:// URL without spaces", field,
+                   printable(v->value, v->len, q, sizeof(q)));
+}
+
+/* A path appended to the URL: starts with /, printable, no spaces. */
+static int check_path(walk_ctx *c, const node *v, const char *field)
+{
+    char q[80];
+    bool ok = v->value[0] == '/' && v->len <= 512;
+
+    for (size_t i = 0; ok && i < v->len; i++)
+        ok = (unsigned char)v->value[i] > 0x20 && (unsigned char)v->value[i] < 0x7f;
+    if (ok)
+        return 0;
+    return fail_at(c, v->line, v->column, field,
+                   "%s \"%s\" must start with / and have no spaces", field,
                    printable(v->value, v->len, q, sizeof(q)));
 }
 
@@ -787,6 +887,8 @@ static int set_value(walk_ctx *c, const scope *s, const key_def *k, const node *
         return set_flags(c, k, v, field, dst);
     case KEY_LIST:
         return set_list(c, k, v, field, dst);
+    case KEY_MAP:
+        return set_map(c, k, v, field, dst);
     case KEY_LOG_LEVEL:
         return set_log_level(c, v, field, dst);
     }
@@ -798,7 +900,7 @@ static int walk_mapping(walk_ctx *c, const node *map, const scope *s);
 /* Handle one key: value pair of a mapping: a row of the scope's table, or a subsection. */
 static int walk_pair(walk_ctx *c, const node *key, const node *val, const scope *s)
 {
-    char q[80], exp[400], sub[128];
+    char q[80], exp[1024], sub[128];
     int si;
 
     if (key->kind != NODE_SCALAR)
@@ -889,9 +991,11 @@ static void free_record(const char *table, void *base)
             continue;
         if (keys[i].type == KEY_STRING) {
             free(*(char **)(void *)p);
-        } else if (keys[i].type == KEY_LIST) {
+        } else if (keys[i].type == KEY_LIST || keys[i].type == KEY_MAP) {
             char **list = *(char ***)(void *)p;
             size_t n = *(size_t *)(void *)(p + sizeof(char **));
+            if (keys[i].type == KEY_MAP)
+                n *= 2;
             for (size_t j = 0; j < n; j++)
                 free(list[j]);
             free(list);
@@ -927,10 +1031,55 @@ static bool is_agency_name(const node *k)
     return true;
 }
 
+/* strdup def into *s when *s is unset. Returns 0 or -ENOMEM. */
+static int default_string(char **s, const char *def)
+{
+    if (!*s && !(*s = strdup(def)))
+        return -ENOMEM;
+    return 0;
+}
+
+/* Checks across the keys of an http agency, and its path defaults. */
+static int finish_http_agency(walk_ctx *c, lt_config_agency *a, const node *map, const char *path)
+{
+    const node *v;
+
+    if (!a->url)
+        return fail_at(c, map->line, map->column, path,
+                       "missing required key \"url\" in %s (the http transport posts to it)", path);
+    if ((v = find_value(map, "endpoint")))
+        return fail_at(c, v->line, v->column, path,
+                       "%s: endpoint is for transport zmq; the http transport uses url", path);
+    if (a->password && a->password_file) {
+        v = find_value(map, "password_file");
+        return fail_at(c, v->line, v->column, path,
+                       "%s: password and password_file are both set (keep one: a file is safer)",
+                       path);
+    }
+    if (!a->client_cert != !a->client_key) {
+        v = find_value(map, a->client_cert ? "client_cert" : "client_key");
+        return fail_at(c, v->line, v->column, path,
+                       "%s: client_cert and client_key go together (one is missing)", path);
+    }
+    if (strcmp(a->adapter, "portal") == 0) {
+        if (!a->username || (!a->password && !a->password_file) || !a->madonvi)
+            return fail_at(c, map->line, map->column, path,
+                           "%s: the portal over http needs username, password (or password_file) "
+                           "and madonvi",
+                           path);
+        if (default_string(&a->login_path, "/login") < 0 ||
+            default_string(&a->sync_path, "/DongBoHoSoMC") < 0 ||
+            default_string(&a->progress_path, "/CapNhatTienDoHoSoMC") < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 /* Defaults that depend on other keys, and checks across the keys of one agency. */
 static int finish_agency(walk_ctx *c, lt_config_agency *a, const node *map, const char *path)
 {
     const node *v;
+    int r;
 
     if (!a->transport && !(a->transport = strdup("zmq")))
         return -ENOMEM;
@@ -944,11 +1093,18 @@ static int finish_agency(walk_ctx *c, lt_config_agency *a, const node *map, cons
                            "known: %s)",
                            path, ADAPTERS_LIST);
     }
-    if (!a->endpoint)
+    if (strcmp(a->transport, "http") == 0) {
+        if ((r = finish_http_agency(c, a, map, path)) < 0)
+            return r;
+    } else if (!a->endpoint) {
         return fail_at(c, map->line, map->column, path,
                        "missing required key \"endpoint\" in %s (the zmq transport connects to "
                        "the agency's gateway)",
                        path);
+    } else if ((v = find_value(map, "url"))) {
+        return fail_at(c, v->line, v->column, path,
+                       "%s: url is for transport http; the zmq transport uses endpoint", path);
+    }
     if (a->backoff_initial_ms > a->backoff_max_ms) {
         if (!(v = find_value(map, "backoff_initial_ms")))
             v = find_value(map, "backoff_max_ms");

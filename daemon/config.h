@@ -36,7 +36,7 @@ enum {
 typedef struct lt_config_agency {
     char *name;                 /* the mapping key: [a-z0-9_-], at most 32 bytes */
     char *adapter;              /* tax | land | portal; default: the name, if it is one */
-    char *transport;            /* zmq (default); http arrives with the portal issue */
+    char *transport;            /* zmq (default) | http */
     char *endpoint;             /* the gateway: tcp://... or ipc://..., required for zmq */
     char **senders;             /* exact sender names that are this agency: never routed back
                                    to it; a sender is in one agency at most */
@@ -49,6 +49,32 @@ typedef struct lt_config_agency {
     int64_t max_age_s;          /* then dead letter; default 259200 (3 days) [60..31536000] */
     int64_t down_after;         /* consecutive failed attempts before the link is down and
                                    only probed; default 3 [1..1000] */
+
+    /* transport http (daemon/link_http.c); all NULL/0 for zmq. With adapter portal the link
+     * speaks the national portal's dialect (daemon/portal_json.h), else JSON LinkRequests. */
+    char *url;                  /* base URL, http:// or https://, required for http */
+    char *username;             /* portal login */
+    char *password;             /* portal login; or password_file (not both) */
+    char *password_file;        /* first line is the password; read when the link opens */
+    char *madonvi;              /* the province's unit code, sent in every portal call */
+    char *service;              /* the service name sent in every portal call; default none */
+    char *login_path;           /* appended to url; default /login */
+    char *sync_path;            /* default /DongBoHoSoMC */
+    char *progress_path;        /* default /CapNhatTienDoHoSoMC */
+    char *ca_file;              /* CA bundle for TLS verification; default the system's */
+    char *client_cert;          /* PEM client certificate; needs client_key */
+    char *client_key;
+    char **session_codes;       /* error_code values meaning "session expired"; default none
+                                   (HTTP 401 always means it) */
+    size_t n_session_codes;
+    char **procedure_map;       /* local procedure code -> national MaTTHC: 2n strings, pairs */
+    size_t n_procedure_map;     /* pairs */
+    char **unit_map;            /* local agency code -> national unit code: 2n strings */
+    size_t n_unit_map;          /* pairs */
+    int64_t connect_timeout_ms; /* TCP+TLS connect; default 5000 [100..600000] */
+    int64_t request_timeout_ms; /* one HTTP call, whole; default 8000 [100..600000] */
+    int64_t rate_per_s;         /* HTTP calls per second (token bucket); default 0 = no limit
+                                   [0..100000] */
     int line;                   /* 1-based line of its name, for diagnostics */
 } lt_config_agency;
 
@@ -142,6 +168,9 @@ int lt_config_load(const char *path, lt_config **ret, lt_diag *reterr);
  * name in diagnostics. Used by tests and the fuzzer. */
 int lt_config_parse(const char *name, const char *text, size_t len, lt_config **ret,
                     lt_diag *reterr);
+
+/* The value a KEY_MAP pair list (procedure_map, unit_map) gives key, or NULL. Borrows. */
+const char *lt_config_map_get(char *const *pairs, size_t n_pairs, const char *key);
 
 /* Free a config and null the caller's pointer. Accepts NULL and *p == NULL. */
 void lt_config_free(lt_config **p);

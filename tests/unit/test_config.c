@@ -790,16 +790,52 @@ static void each_links_error_has_its_exact_message(void **state)
         { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', windw: 3}\n",
           "t.yaml:5:32: unknown key \"windw\" in agencies.tax (expected one of: adapter, "
           "transport, endpoint, senders, window, timeout_ms, backoff_initial_ms, backoff_max_ms, "
-          "max_attempts, max_age_s, down_after)" },
+          "max_attempts, max_age_s, down_after, url, username, password, password_file, madonvi, "
+          "service, login_path, sync_path, progress_path, ca_file, client_cert, client_key, "
+          "session_codes, procedure_map, unit_map, connect_timeout_ms, request_timeout_ms, "
+          "rate_per_s)" },
         { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', adapter: customs}\n",
           "t.yaml:5:41: agencies.tax: unknown adapter \"customs\" (known: tax, land, portal)" },
         { REQ "agencies:\n  customs: {endpoint: 'tcp://h:1'}\n",
           "t.yaml:5:12: missing required key \"adapter\" in agencies.customs (the name is not an "
           "adapter; known: tax, land, portal)" },
-        { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', transport: http}\n",
-          "t.yaml:5:43: agencies.tax: transport http is not supported yet (issue 5)" },
         { REQ "agencies:\n  tax: {endpoint: 'tcp://h:1', transport: smtp}\n",
-          "t.yaml:5:43: agencies.tax: unknown transport \"smtp\" (known: zmq)" },
+          "t.yaml:5:43: agencies.tax: unknown transport \"smtp\" (known: zmq, http)" },
+        /* transport http */
+        { REQ "agencies:\n  portal: {transport: http}\n",
+          "t.yaml:5:11: missing required key \"url\" in agencies.portal (the http transport "
+          "posts to it)" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'ftp://x'}\n",
+          "t.yaml:5:34: agencies.portal.url \"ftp://x\" must be an http:// or https:// URL "
+          "without spaces" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', endpoint: 'tcp://h:1'}\n",
+          "t.yaml:5:57: agencies.portal: endpoint is for transport zmq; the http transport uses "
+          "url" },
+        { REQ "agencies:\n  portal: {endpoint: 'tcp://h:1', url: 'https://p'}\n",
+          "t.yaml:5:40: agencies.portal: url is for transport http; the zmq transport uses "
+          "endpoint" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', username: u}\n",
+          "t.yaml:5:11: agencies.portal: the portal over http needs username, password (or "
+          "password_file) and madonvi" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', username: u, password: p, "
+              "password_file: /f, madonvi: '000.00.00.H29'}\n",
+          "t.yaml:5:88: agencies.portal: password and password_file are both set (keep one: a "
+          "file is safer)" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', client_cert: /c}\n",
+          "t.yaml:5:60: agencies.portal: client_cert and client_key go together (one is "
+          "missing)" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', sync_path: sync}\n",
+          "t.yaml:5:58: agencies.portal.sync_path \"sync\" must start with / and have no spaces" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', procedure_map: [a]}\n",
+          "t.yaml:5:62: agencies.portal.procedure_map must be a mapping of local code to national "
+          "code, not a list" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', unit_map: {a: b, a: c}}\n",
+          "t.yaml:5:64: duplicate key \"a\" in agencies.portal.unit_map (first at line 5, column "
+          "58)" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', unit_map: {a: [b]}}\n",
+          "t.yaml:5:61: agencies.portal.unit_map: each entry must be code: code, not a list" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', rate_per_s: 100001}\n",
+          "t.yaml:5:59: agencies.portal.rate_per_s: 100001 is out of range (0..100000)" },
         { REQ "agencies:\n  tax: {transport: zmq}\n",
           "t.yaml:5:8: missing required key \"endpoint\" in agencies.tax (the zmq transport "
           "connects to the agency's gateway)" },
@@ -1012,6 +1048,57 @@ static void shipped_config_routes_the_land_transfer_flow(void **state)
     lt_config_free(&cfg);
 }
 
+static void http_portal_agency_keys_load_with_defaults_and_maps(void **state)
+{
+    (void)state;
+    static const char yaml[] =
+        REQ "agencies:\n"
+            "  portal:\n"
+            "    transport: http\n"
+            "    url: 'https://dvc.example.vn/api'\n"
+            "    username: hcm\n"
+            "    password_file: /etc/lienthong/portal.pass\n"
+            "    madonvi: '000.00.00.H29'\n"
+            "    service: lienthong\n"
+            "    ca_file: /etc/ssl/portal-ca.pem\n"
+            "    client_cert: /etc/lienthong/c.pem\n"
+            "    client_key: /etc/lienthong/c.key\n"
+            "    session_codes: ['-1', '99']\n"
+            "    procedure_map: {'DD-CN': '1.004227', 'DKKD-01': '2.001234'}\n"
+            "    unit_map: {'vpdkdd-hcm': '000.30.30.H29'}\n"
+            "    connect_timeout_ms: 100\n"
+            "    request_timeout_ms: 600000\n"
+            "    rate_per_s: 20\n"
+            "  tax: {endpoint: 'tcp://h:1'}\n";
+    lt_config *cfg = NULL;
+    lt_diag d;
+    assert_int_equal(lt_config_parse("t.yaml", yaml, strlen(yaml), &cfg, &d), 0);
+    const lt_config_agency *a = &cfg->agencies[0];
+    assert_string_equal(a->transport, "http");
+    assert_string_equal(a->url, "https://dvc.example.vn/api");
+    assert_string_equal(a->madonvi, "000.00.00.H29");
+    assert_string_equal(a->login_path, "/login");
+    assert_string_equal(a->sync_path, "/DongBoHoSoMC");
+    assert_string_equal(a->progress_path, "/CapNhatTienDoHoSoMC");
+    assert_int_equal(a->n_session_codes, 2);
+    assert_int_equal(a->n_procedure_map, 2);
+    assert_string_equal(lt_config_map_get(a->procedure_map, a->n_procedure_map, "DKKD-01"),
+                        "2.001234");
+    assert_null(lt_config_map_get(a->procedure_map, a->n_procedure_map, "1.004227"));
+    assert_string_equal(lt_config_map_get(a->unit_map, a->n_unit_map, "vpdkdd-hcm"),
+                        "000.30.30.H29");
+    assert_int_equal(a->connect_timeout_ms, 100);
+    assert_int_equal(a->request_timeout_ms, 600000);
+    assert_int_equal(a->rate_per_s, 20);
+    /* a zmq agency gets the http defaults and no paths */
+    assert_null(cfg->agencies[1].url);
+    assert_null(cfg->agencies[1].sync_path);
+    assert_int_equal(cfg->agencies[1].connect_timeout_ms, 5000);
+    assert_int_equal(cfg->agencies[1].request_timeout_ms, 8000);
+    assert_int_equal(cfg->agencies[1].rate_per_s, 0);
+    lt_config_free(&cfg);
+}
+
 static void production_example_loads_with_absolute_paths(void **state)
 {
     lt_config *cfg = load_shipped("production.yaml");
@@ -1054,6 +1141,7 @@ int main(void)
         cmocka_unit_test(ipc_paths_longer_than_a_socket_address_are_refused),
         cmocka_unit_test(shipped_config_routes_the_land_transfer_flow),
         cmocka_unit_test(production_example_loads_with_absolute_paths),
+        cmocka_unit_test(http_portal_agency_keys_load_with_defaults_and_maps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
