@@ -1,0 +1,361 @@
+/* fakeportal.c - a fake national public-service portal for the http link's
+ * tests: login, DongBoHoSoMC and CapNhatTienDoHoSoMC as the portal does them,
+ * strict about what it is sent, and able to misbehave on request.
+ *
+ * Checks: the login's username and password; the session, madonvi and
+ * service on every call; each required field and its format (dates
+ * yyyyMMddHHmmss, TrangThaiHoSo 1-10, isUpdating "False"/"True"); and order
+ * per dossier (no progress step before the dossier was synced). A check that
+ * fails is answered as the portal does: HTTP 200 with a non-"00" error_code
+ * and a message. Every call is one line in --log, flushed at once:
+ *   login ok|refused user=U
+ *   sync MaHoSo=X isUpdating=False TrangThaiHoSo=2 known=0 code=00
+ *   progress MaHoSo=X TrangThai=2 code=00
+ *   expired|down|slow ...
+ * Options:
+ *   --port N (0: any; the port is written to --port-file), --log FILE,
+ *   --user U --password P --madonvi M --service S,
+ *   --expire-every N   the session expires after N calls (answered HTTP 401),
+ *   --slow-ms N        answer every call after N ms,
+ *   --down-file F      while F exists answer HTTP 503 to everything,
+ *   --reject SUBSTR    a MaHoSo containing SUBSTR gets error_code "05".
+ * Runs until SIGTERM or SIGINT.
+ */
+#include <json.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BODY_MAX   (1 << 20)
+#define MAX_KNOWN  200000
+
+static struct {
+    const char *user, *password, *madonvi, *service, *down_file, *reject;
+    int expire_every, slow_ms;
+    FILE *log;
+    pthread_mutex_t mu;
+    unsigned session_no;
+    char session[64];
+    int calls_on_session;
+    char **known; /* MaHoSo synced at least once */
+    size_t n_known;
+} fp = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+typedef struct req {
+    char *body;
+    size_t len;
+    bool too_big;
+} req;
+
+static const char *str(json_object *o, const char *k)
+{
+    json_object *v;
+    if (!o || !json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static bool is_date(const char *s)
+{
+    if (!s || strlen(s) != 14)
+        return false;
+    for (int i = 0; i < 14; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+static bool known(const char *code)
+{
+    for (size_t i = 0; i < fp.n_known; i++)
+        if (strcmp(fp.known[i], code) == 0)
+            return true;
+    return false;
+}
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(fp.log, fmt, ap);
+    va_end(ap);
+    fputc('\n', fp.log);
+    fflush(fp.log);
+}
+
+static int answer(struct MHD_Connection *c, unsigned status, const char *code, const char *msg,
+                  const char *session)
+{
+    char buf[512];
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "error_code", json_object_new_string(code));
+    json_object_object_add(o, "message", json_object_new_string(msg));
+    if (session)
+        json_object_object_add(o, "session", json_object_new_string(session));
+    snprintf(buf, sizeof(buf), "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(buf), buf, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    int ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static int do_login(struct MHD_Connection *c, json_object *o)
+{
+    const char *u = str(o, "username"), *p = str(o, "password");
+    if (!u || !p || strcmp(u, fp.user) != 0 || strcmp(p, fp.password) != 0) {
+        logf_("login refused user=%s", u ? u : "");
+        return answer(c, 200, "01", "Sai tên đăng nhập hoặc mật khẩu", NULL);
+    }
+    snprintf(fp.session, sizeof(fp.session), "S%u", ++fp.session_no);
+    fp.calls_on_session = 0;
+    logf_("login ok user=%s session=%s", u, fp.session);
+    return answer(c, 200, "00", "OK", fp.session);
+}
+
+/* The envelope and session of a call; 0 when fine, else the answer was queued. */
+static int check_envelope(struct MHD_Connection *c, json_object *o, const char *what, int *ret)
+{
+    const char *s = str(o, "session"), *m = str(o, "madonvi"), *sv = str(o, "service");
+    if (!s || !fp.session[0] || strcmp(s, fp.session) != 0) {
+        logf_("expired %s session=%s", what, s ? s : "");
+        *ret = answer(c, 401, "-1", "Phiên làm việc hết hạn", NULL);
+        return 1;
+    }
+    if (fp.expire_every && ++fp.calls_on_session > fp.expire_every) {
+        logf_("expired %s session=%s (after %d calls)", what, s, fp.expire_every);
+        fp.session[0] = '\0';
+        *ret = answer(c, 401, "-1", "Phiên làm việc hết hạn", NULL);
+        return 1;
+    }
+    if (!m || strcmp(m, fp.madonvi) != 0 || (fp.service && (!sv || strcmp(sv, fp.service) != 0))) {
+        logf_("invalid %s madonvi=%s service=%s", what, m ? m : "", sv ? sv : "");
+        *ret = answer(c, 200, "03", "madonvi hoặc service không hợp lệ", NULL);
+        return 1;
+    }
+    return 0;
+}
+
+static json_object *data_item(json_object *o)
+{
+    json_object *list;
+    if (!json_object_object_get_ex(o, "data", &list) ||
+        !json_object_is_type(list, json_type_array) || json_object_array_length(list) != 1)
+        return NULL;
+    return json_object_array_get_idx(list, 0);
+}
+
+static int do_sync(struct MHD_Connection *c, json_object *o)
+{
+    int ret;
+    if (check_envelope(c, o, "sync", &ret))
+        return ret;
+    json_object *d = data_item(o);
+    const char *up = str(o, "isUpdating"), *code = str(d, "MaHoSo"), *tt = str(d, "MaTTHC");
+    const char *rec = str(d, "NgayTiepNhan"), *st = str(d, "TrangThaiHoSo");
+    const char *fin = str(d, "NgayKetThucXuLy"), *due = str(d, "NgayHenTra");
+    const char *bad = !d                                                   ? "data"
+                      : !code || !code[0]                                  ? "MaHoSo"
+                      : !tt || !tt[0]                                      ? "MaTTHC"
+                      : !is_date(rec)                                      ? "NgayTiepNhan"
+                      : due && due[0] && !is_date(due)                     ? "NgayHenTra"
+                      : fin && fin[0] && !is_date(fin)                     ? "NgayKetThucXuLy"
+                      : !st || atoi(st) < 1 || atoi(st) > 10               ? "TrangThaiHoSo"
+                      : !up || (strcmp(up, "False") && strcmp(up, "True")) ? "isUpdating"
+                      : !str(d, "ChuHoSo") || !str(d, "DonViXuLy")         ? "ChuHoSo/DonViXuLy"
+                                                                           : NULL;
+    if (!bad && fp.reject && strstr(code, fp.reject))
+        bad = "MaHoSo (rejected by --reject)";
+    if (bad) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "Dữ liệu không hợp lệ: %s", bad);
+        logf_("sync MaHoSo=%s code=05 bad=%s", code ? code : "", bad);
+        return answer(c, 200, "05", msg, NULL);
+    }
+    bool k = known(code);
+    if (!k && fp.n_known < MAX_KNOWN) {
+        char **nk = realloc(fp.known, (fp.n_known + 1) * sizeof(*nk));
+        if (nk) {
+            fp.known = nk;
+            fp.known[fp.n_known++] = strdup(code);
+        }
+    }
+    logf_("sync MaHoSo=%s isUpdating=%s TrangThaiHoSo=%s known=%d code=00", code, up, st, k);
+    return answer(c, 200, "00", "Đồng bộ thành công", NULL);
+}
+
+static int do_progress(struct MHD_Connection *c, json_object *o)
+{
+    int ret;
+    if (check_envelope(c, o, "progress", &ret))
+        return ret;
+    json_object *d = data_item(o);
+    const char *code = str(d, "MaHoSo"), *st = str(d, "TrangThai"), *t = str(d, "ThoiDiemXuLy");
+    const char *bad = !d                                    ? "data"
+                      : !code || !code[0]                   ? "MaHoSo"
+                      : !is_date(t)                         ? "ThoiDiemXuLy"
+                      : !st || atoi(st) < 1 || atoi(st) > 10 ? "TrangThai"
+                      : !known(code)                        ? "MaHoSo (not synced yet: order)"
+                                                            : NULL;
+    if (bad) {
+        logf_("progress MaHoSo=%s code=06 bad=%s", code ? code : "", bad);
+        return answer(c, 200, "06", "Dữ liệu không hợp lệ", NULL);
+    }
+    logf_("progress MaHoSo=%s TrangThai=%s code=00", code, st);
+    return answer(c, 200, "00", "Cập nhật tiến độ thành công", NULL);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *data,
+                              size_t *size, void **con_cls)
+{
+    (void)cls;
+    (void)version;
+    req *r = *con_cls;
+    if (!r) {
+        *con_cls = calloc(1, sizeof(req));
+        return *con_cls ? MHD_YES : MHD_NO;
+    }
+    if (*size) {
+        if (r->len + *size > BODY_MAX) {
+            r->too_big = true;
+        } else {
+            char *nb = realloc(r->body, r->len + *size + 1);
+            if (!nb)
+                return MHD_NO;
+            r->body = nb;
+            memcpy(r->body + r->len, data, *size);
+            r->len += *size;
+            r->body[r->len] = '\0';
+        }
+        *size = 0;
+        return MHD_YES;
+    }
+    if (fp.slow_ms)
+        usleep((useconds_t)fp.slow_ms * 1000);
+    if (fp.down_file && access(fp.down_file, F_OK) == 0) {
+        pthread_mutex_lock(&fp.mu);
+        logf_("down %s", url);
+        pthread_mutex_unlock(&fp.mu);
+        return answer(c, 503, "99", "Hệ thống đang bảo trì", NULL) == MHD_YES ? MHD_YES : MHD_NO;
+    }
+    if (strcmp(method, "POST") != 0 || r->too_big)
+        return answer(c, strcmp(method, "POST") ? 405 : 413, "98", "POST JSON only", NULL) ==
+                       MHD_YES
+                   ? MHD_YES
+                   : MHD_NO;
+    json_object *o = r->body ? json_tokener_parse(r->body) : NULL;
+    int ret;
+    pthread_mutex_lock(&fp.mu);
+    if (!o)
+        ret = answer(c, 400, "97", "JSON không hợp lệ", NULL);
+    else if (strcmp(url, "/login") == 0)
+        ret = do_login(c, o);
+    else if (strcmp(url, "/DongBoHoSoMC") == 0)
+        ret = do_sync(c, o);
+    else if (strcmp(url, "/CapNhatTienDoHoSoMC") == 0)
+        ret = do_progress(c, o);
+    else
+        ret = answer(c, 404, "96", "Không có dịch vụ", NULL);
+    pthread_mutex_unlock(&fp.mu);
+    json_object_put(o);
+    return ret == MHD_YES ? MHD_YES : MHD_NO;
+}
+
+static void done(void *cls, struct MHD_Connection *c, void **con_cls,
+                 enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    req *r = *con_cls;
+    if (r) {
+        free(r->body);
+        free(r);
+    }
+    *con_cls = NULL;
+}
+
+int main(int argc, char **argv)
+{
+    int port = 0;
+    const char *port_file = NULL, *log = NULL;
+    fp.user = "lienthong";
+    fp.password = "secret";
+    fp.madonvi = "000.00.00.H29";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (!strcmp(k, "--port"))
+            port = atoi(v);
+        else if (!strcmp(k, "--port-file"))
+            port_file = v;
+        else if (!strcmp(k, "--log"))
+            log = v;
+        else if (!strcmp(k, "--user"))
+            fp.user = v;
+        else if (!strcmp(k, "--password"))
+            fp.password = v;
+        else if (!strcmp(k, "--madonvi"))
+            fp.madonvi = v;
+        else if (!strcmp(k, "--service"))
+            fp.service = v;
+        else if (!strcmp(k, "--expire-every"))
+            fp.expire_every = atoi(v);
+        else if (!strcmp(k, "--slow-ms"))
+            fp.slow_ms = atoi(v);
+        else if (!strcmp(k, "--down-file"))
+            fp.down_file = v;
+        else if (!strcmp(k, "--reject"))
+            fp.reject = v;
+        else {
+            fprintf(stderr, "fakeportal: unknown option %s\n", k);
+            return 2;
+        }
+    }
+    fp.log = log ? fopen(log, "a") : stdout;
+    if (!fp.log) {
+        perror(log);
+        return 1;
+    }
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
+                         (uint16_t)port, NULL, NULL, handle, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+                         done, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "fakeportal: cannot listen on port %d\n", port);
+        return 1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    if (port_file) {
+        char tmp[512];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
+        FILE *f = fopen(tmp, "w");
+        if (!f || fprintf(f, "%u\n", info ? info->port : (unsigned)port) < 0 || fclose(f) != 0 ||
+            rename(tmp, port_file) != 0) {
+            perror(port_file);
+            return 1;
+        }
+    }
+    while (!stop)
+        pause();
+    MHD_stop_daemon(d);
+    return 0;
+}
