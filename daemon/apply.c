@@ -31,13 +31,14 @@ static void reject(lt_apply_result *ret, int code, const char *field, const char
 
 /* The append and the outbox rows of one event. */
 static int write_event(lt_store_txn *t, const lt_config *cfg, const char *sender,
-                       const lt_event *ev, const lt_dossier_state *cur,
-                       const lt_dossier_state *next, int64_t now_ms, lt_apply_result *ret)
+                       const lt_event *ev, const uint8_t *raw, size_t raw_len,
+                       const lt_dossier_state *cur, const lt_dossier_state *next, int64_t now_ms,
+                       lt_apply_result *ret)
 {
     uint64_t seq;
     int rule = -1;
     uint32_t mask = lt_route_match(cfg, sender, ev, &rule);
-    int r = lt_store_append(t, sender, now_ms, ev, cur, next, &seq);
+    int r = lt_store_append_raw(t, sender, now_ms, ev, raw, raw_len, cur, next, &seq);
     if (r < 0)
         return r;
     for (size_t i = 0; i < cfg->n_agencies && r == 0; i++)
@@ -54,6 +55,13 @@ static int write_event(lt_store_txn *t, const lt_config *cfg, const char *sender
 
 int lt_apply_event(lt_store_txn *t, const lt_config *cfg, const char *sender, const lt_event *ev,
                    int64_t now_ms, lt_apply_result *ret)
+{
+    return lt_apply_event_raw(t, cfg, sender, ev, NULL, 0, now_ms, ret);
+}
+
+int lt_apply_event_raw(lt_store_txn *t, const lt_config *cfg, const char *sender,
+                       const lt_event *ev, const uint8_t *raw, size_t raw_len, int64_t now_ms,
+                       lt_apply_result *ret)
 {
     memset(ret, 0, sizeof(*ret));
     uint64_t seq;
@@ -96,7 +104,7 @@ int lt_apply_event(lt_store_txn *t, const lt_config *cfg, const char *sender, co
                                          0)
                                       : r;
     }
-    r = write_event(t, cfg, sender, ev, cur, &next, now_ms, ret);
+    r = write_event(t, cfg, sender, ev, raw, raw_len, cur, &next, now_ms, ret);
     lienthong__v1__dossier_state__free_unpacked(cur, NULL);
     if (careful) {
         if (r == 0)

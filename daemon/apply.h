@@ -36,4 +36,10 @@ typedef struct lt_apply_result {
 int lt_apply_event(lt_store_txn *t, const lt_config *cfg, const char *sender, const lt_event *ev,
                    int64_t now_ms, lt_apply_result *ret);
 
+/* The same with ev's bytes as received (raw, raw_len; see lt_store_append_raw),
+ * so the store keeps them instead of encoding ev again. raw may be NULL. */
+int lt_apply_event_raw(lt_store_txn *t, const lt_config *cfg, const char *sender,
+                       const lt_event *ev, const uint8_t *raw, size_t raw_len, int64_t now_ms,
+                       lt_apply_result *ret);
+
 #endif

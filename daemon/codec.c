@@ -187,6 +187,54 @@ uint64_t lt_codec_peek_request_id(const uint8_t *buf, size_t len)
     return 0;
 }
 
+int lt_codec_event_bytes(const uint8_t *buf, size_t len, const uint8_t **ret, size_t *ret_len)
+{
+    const uint8_t *p = buf, *end = buf + len, *found = NULL;
+    uint64_t tag, v;
+    size_t found_len = 0;
+
+    if (!buf)
+        return -ENOENT;
+    while (p < end) {
+        if (read_varint(&p, end, &tag) < 0)
+            return -EINVAL;
+        switch (tag & 7) {
+        case 0:
+            if (read_varint(&p, end, &v) < 0)
+                return -EINVAL;
+            break;
+        case 1:
+            if (end - p < 8)
+                return -EINVAL;
+            p += 8;
+            break;
+        case 2:
+            if (read_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+                return -EINVAL;
+            if (tag >> 3 == 4) {
+                if (found) /* repeated occurrences merge: the bytes of one are not the event */
+                    return -ENOENT;
+                found = p;
+                found_len = (size_t)v;
+            }
+            p += v;
+            break;
+        case 5:
+            if (end - p < 4)
+                return -EINVAL;
+            p += 4;
+            break;
+        default:
+            return -EINVAL;
+        }
+    }
+    if (!found)
+        return -ENOENT;
+    *ret = found;
+    *ret_len = found_len;
+    return 0;
+}
+
 int lt_codec_encode_reply(const lt_reply *r, uint8_t *buf, size_t size)
 {
     size_t n = lienthong__v1__reply__get_packed_size(r);

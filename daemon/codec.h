@@ -36,6 +36,12 @@ int lt_codec_decode_submission_in(const uint8_t *buf, size_t len, ProtobufCAlloc
  * MALFORMED reply can still be matched. Returns 0 when none is readable. */
 uint64_t lt_codec_peek_request_id(const uint8_t *buf, size_t len);
 
+/* Locate the Event's bytes (field 4) in a Submission frame that decoded, so
+ * the store can keep them as received. [out] ret points into buf.
+ * Returns 0; -ENOENT when the field is absent or occurs more than once (its
+ * occurrences would merge); -EINVAL when buf is not well-formed. */
+int lt_codec_event_bytes(const uint8_t *buf, size_t len, const uint8_t **ret, size_t *ret_len);
+
 /* Encode a Reply into buf (at most size bytes). Returns the length, or
  * -ENOBUFS when it does not fit. Reply strings longer than the limits in
  * proto/README.md are truncated by the caller, not here. */

@@ -30,6 +30,8 @@ typedef struct item {
     size_t routing_id_len;
     bool delimiter;     /* the client sent an empty frame before the payload */
     lt_submission *sub; /* NULL when it could not be decoded */
+    uint8_t *raw;       /* the Event's bytes as received (in the arena), or NULL */
+    size_t raw_len;
     uint64_t request_id;
     bool decided; /* reply fixed before the transaction (decode/validation) */
     int outcome;  /* LIENTHONG__V1__REPLY__OUTCOME__* */
@@ -239,13 +241,23 @@ static void admit(lt_ingest *in, item *it, const uint8_t *data, size_t len, int6
         reject(it, LIENTHONG__V1__ERROR_CODE__TOO_LARGE, "", msg);
         return;
     }
-    if (lt_codec_decode_submission_in(data, len, lt_arena_allocator(in->arena), &it->sub, &d) <
-        0) {
+    if (lt_codec_decode_submission_in(data, len, lt_arena_allocator(in->arena), &it->sub, &d) < 0) {
         it->request_id = lt_codec_peek_request_id(data, len);
         reject(it, d.code, d.field, d.message);
         return;
     }
     it->request_id = it->sub->request_id;
+    /* keep the Event's bytes: the store saves them instead of encoding it again */
+    const uint8_t *evb;
+    size_t evlen;
+    if (lt_codec_event_bytes(data, len, &evb, &evlen) == 0) {
+        ProtobufCAllocator *pa = lt_arena_allocator(in->arena);
+        it->raw = pa->alloc(pa->allocator_data, evlen ? evlen : 1);
+        if (it->raw) {
+            memcpy(it->raw, evb, evlen);
+            it->raw_len = evlen;
+        }
+    }
     if (lt_validate_submission(it->sub, &in->limits, now_s, &d) < 0) {
         reject(it, d.code, d.field, d.message);
         return;
@@ -332,7 +344,8 @@ int lt_ingest_stage(lt_ingest *in, lt_store_txn *t, size_t budget, uint32_t *ret
             continue;
         }
         lt_apply_result res;
-        int r = lt_apply_event(t, in->cfg, submission_sender(it), it->sub->event, now_ms, &res);
+        int r = lt_apply_event_raw(t, in->cfg, submission_sender(it), it->sub->event, it->raw,
+                                   it->raw_len, now_ms, &res);
         if (r != 0)
             return r; /* LT_APPLY_NEED_CAREFUL or fatal */
         it->outcome = res.outcome;

@@ -436,9 +436,62 @@ int lt_store_get_state(lt_store_txn *t, const char *dossier_code, lt_dossier_sta
     return 0;
 }
 
+/* Append v as a varint to out; returns bytes written (at most 10). */
+static size_t put_varint(uint64_t v, uint8_t *out)
+{
+    size_t n = 0;
+    do {
+        out[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            out[n] |= 0x80;
+        n++;
+    } while (v);
+    return n;
+}
+
+/* The StoredEvent value: packed from se, or, when raw is given, spliced from
+ * the Event bytes as received (fields 1 sender, 2 accepted_at_ms, 3 event):
+ * the same message without encoding the event a second time. */
+static int put_log_value(lt_store_txn *t, MDB_txn *txn, const lt_stored_event *se,
+                         const uint8_t *raw, size_t raw_len, MDB_val *k)
+{
+    MDB_val v;
+    int rc;
+    if (!raw) {
+        v.mv_size = lienthong__v1__stored_event__get_packed_size(se);
+        if ((rc = mdb_put(txn, t->s->log, k, &v, MDB_APPEND | MDB_RESERVE)))
+            return rc;
+        lienthong__v1__stored_event__pack(se, v.mv_data);
+        return 0;
+    }
+    uint8_t head[64];
+    size_t slen = strlen(se->sender), n = 0;
+    if (slen > 1024)
+        return MDB_BAD_VALSIZE;
+    uint8_t pre[24];
+    size_t pn = 0;
+    pre[pn++] = 0x0a; /* field 1, length-delimited */
+    pn += put_varint(slen, pre + pn);
+    n = 0;
+    head[n++] = 0x10; /* field 2, varint */
+    n += put_varint((uint64_t)se->accepted_at_ms, head + n);
+    head[n++] = 0x1a; /* field 3, length-delimited */
+    n += put_varint(raw_len, head + n);
+    v.mv_size = pn + slen + n + raw_len;
+    if ((rc = mdb_put(txn, t->s->log, k, &v, MDB_APPEND | MDB_RESERVE)))
+        return rc;
+    uint8_t *o = v.mv_data;
+    memcpy(o, pre, pn);
+    memcpy(o + pn, se->sender, slen);
+    memcpy(o + pn + slen, head, n);
+    memcpy(o + pn + slen + n, raw, raw_len);
+    return 0;
+}
+
 /* The four puts of one append, on txn. */
-static int append_puts(lt_store_txn *t, MDB_txn *txn, const lt_stored_event *se,
-                       const lt_dossier_state *state, MDB_val *dk)
+static int append_puts(lt_store_txn *t, MDB_txn *txn, const lt_stored_event *se, const uint8_t *raw,
+                       size_t raw_len, const lt_dossier_state *state, MDB_val *dk)
 {
     lt_store *s = t->s;
     uint8_t seqb[8];
@@ -446,10 +499,8 @@ static int append_puts(lt_store_txn *t, MDB_txn *txn, const lt_stored_event *se,
     int rc;
 
     be64(t->d.next_seq, seqb);
-    v.mv_size = lienthong__v1__stored_event__get_packed_size(se);
-    if ((rc = mdb_put(txn, s->log, &k, &v, MDB_APPEND | MDB_RESERVE)))
+    if ((rc = put_log_value(t, txn, se, raw, raw_len, &k)))
         return rc;
-    lienthong__v1__stored_event__pack(se, v.mv_data);
     v.mv_size = 8;
     v.mv_data = seqb;
     if ((rc = mdb_put(txn, s->dedupe, dk, &v, MDB_NOOVERWRITE)))
@@ -465,6 +516,14 @@ static int append_puts(lt_store_txn *t, MDB_txn *txn, const lt_stored_event *se,
 
 int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms, const lt_event *ev,
                     const lt_dossier_state *prev, const lt_dossier_state *state, uint64_t *ret_seq)
+{
+    return lt_store_append_raw(t, sender, accepted_at_ms, ev, NULL, 0, prev, state, ret_seq);
+}
+
+int lt_store_append_raw(lt_store_txn *t, const char *sender, int64_t accepted_at_ms,
+                        const lt_event *ev, const uint8_t *raw, size_t raw_len,
+                        const lt_dossier_state *prev, const lt_dossier_state *state,
+                        uint64_t *ret_seq)
 {
     lt_stored_event se = LIENTHONG__V1__STORED_EVENT__INIT;
     size_t maxkey = (size_t)mdb_env_get_maxkeysize(t->s->env);
@@ -491,7 +550,7 @@ int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms,
     bool nest = t->careful && t->depth == 0; /* a savepoint already nests */
     if (nest && (rc = mdb_txn_begin(t->s->env, t->txn, 0, &txn)))
         return map_err(rc);
-    rc = append_puts(t, txn, &se, state, &dk);
+    rc = append_puts(t, txn, &se, raw, raw_len, state, &dk);
     if (nest) {
         if (rc == 0)
             rc = mdb_txn_commit(txn);

@@ -127,6 +127,14 @@ int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms,
                     const lt_event *ev, const lt_dossier_state *prev,
                     const lt_dossier_state *state, uint64_t *ret_seq);
 
+/* The same, storing raw (raw_len bytes: ev exactly as received, already
+ * decoded into ev and free of unknown fields) instead of encoding ev again.
+ * raw NULL: like lt_store_append(). */
+int lt_store_append_raw(lt_store_txn *t, const char *sender, int64_t accepted_at_ms,
+                        const lt_event *ev, const uint8_t *raw, size_t raw_len,
+                        const lt_dossier_state *prev, const lt_dossier_state *state,
+                        uint64_t *ret_seq);
+
 /* Read one log entry. [out] ret: caller frees with
  * lienthong__v1__stored_event__free_unpacked(*ret, NULL). */
 int lt_store_get_event(lt_store_txn *t, uint64_t seq, lt_stored_event **ret);

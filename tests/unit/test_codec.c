@@ -326,6 +326,43 @@ static void every_truncation_of_a_valid_frame_is_refused_or_decodes(void **state
     free(buf);
 }
 
+/* The Event's bytes as received, stored as a StoredEvent's field 3, decode to
+ * the same event as the decoded submission holds. */
+static void event_bytes_are_the_event_as_received(void **state)
+{
+    fixture f;
+    size_t len, elen;
+    const uint8_t *eb;
+
+    (void)state;
+    fixture_init_status(&f);
+    uint8_t *buf = pack(&f, &len);
+    assert_int_equal(lt_codec_event_bytes(buf, len, &eb, &elen), 0);
+    Lienthong__V1__Event *ev = lienthong__v1__event__unpack(NULL, elen, eb);
+    assert_non_null(ev);
+    size_t a = lienthong__v1__event__get_packed_size(ev);
+    size_t b = lienthong__v1__event__get_packed_size(f.sub.event);
+    assert_int_equal(a, b);
+    assert_string_equal(ev->event_id, f.sub.event->event_id);
+    assert_string_equal(ev->status->applicant->name, f.sub.event->status->applicant->name);
+    lienthong__v1__event__free_unpacked(ev, NULL);
+
+    /* field 4 twice: protobuf merges the two, so no single range is the event */
+    uint8_t twice[2048];
+    assert_true(len + elen + 4 < sizeof(twice));
+    memcpy(twice, buf, len);
+    size_t n = len;
+    twice[n++] = 0x22;
+    twice[n++] = 0;
+    assert_int_equal(lt_codec_event_bytes(twice, n, &eb, &elen), -ENOENT);
+    free(buf);
+    static const uint8_t no_event[] = { 0x08, 0x01 };
+    assert_int_equal(lt_codec_event_bytes(no_event, sizeof(no_event), &eb, &elen), -ENOENT);
+    static const uint8_t broken[] = { 0x22, 0x05, 0x01 };
+    assert_int_equal(lt_codec_event_bytes(broken, sizeof(broken), &eb, &elen), -EINVAL);
+    assert_int_equal(lt_codec_event_bytes(NULL, 0, &eb, &elen), -ENOENT);
+}
+
 static void peek_finds_request_id_in_good_frames(void **state)
 {
     fixture f;
@@ -447,6 +484,7 @@ int main(void)
         cmocka_unit_test(unknown_field_deep_in_lists_and_maps_is_named),
         cmocka_unit_test(garbage_is_malformed),
         cmocka_unit_test(every_truncation_of_a_valid_frame_is_refused_or_decodes),
+        cmocka_unit_test(event_bytes_are_the_event_as_received),
         cmocka_unit_test(peek_finds_request_id_in_good_frames),
         cmocka_unit_test(peek_gives_zero_for_broken_or_absent_request_id),
         cmocka_unit_test(reply_encodes_and_refuses_a_small_buffer),
