@@ -127,8 +127,8 @@ static const row *find_row(const row *rows, int n, int sys, point p)
 
 static void print_table(const row *rows, int n)
 {
-    printf("%-13s %8s %6s %10s %8s %8s %9s %8s %8s\n", "system", "C,W", "fsync", "events/s",
-           "p50 us", "p99 us", "p99.9 us", "rate/lt", "p99/lt");
+    printf("%-13s %8s %6s %10s %8s %8s %9s %8s %8s %9s %9s\n", "system", "C,W", "fsync",
+           "events/s", "p50 us", "p99 us", "p99.9 us", "rate/lt", "p99/lt", "srv-CPU", "ev/commit");
     for (int i = 0; i < n; i++) {
         const row *r = &rows[i];
         const row *lt = find_row(rows, n, SYS_LT, r->p);
@@ -138,13 +138,19 @@ static void print_table(const row *rows, int n)
             snprintf(rr, sizeof(rr), "%.2f", r->res.rate / lt->res.rate);
             snprintf(pr, sizeof(pr), "%.2f", r->res.p99 / lt->res.p99);
         }
-        printf("%-13s %8s %6s %10.0f %8.0f %8.0f %9.0f %8s %8s\n", sys_name[r->sys], cw,
+        char cpu[16] = "-", evc[16] = "-";
+        if (r->res.server_cpu_us >= 0)
+            snprintf(cpu, sizeof(cpu), "%.1f", r->res.server_cpu_us);
+        if (r->res.commits > 0)
+            snprintf(evc, sizeof(evc), "%.1f", (double)r->res.events / r->res.commits);
+        printf("%-13s %8s %6s %10.0f %8.0f %8.0f %9.0f %8s %8s %9s %9s\n", sys_name[r->sys], cw,
                sys_fsync[r->sys], r->res.rate, r->res.p50 * 1e3, r->res.p99 * 1e3,
-               r->res.p999 * 1e3, rr, pr);
+               r->res.p999 * 1e3, rr, pr, cpu, evc);
     }
     printf("  fsync = an acknowledgement means the event was fsynced. NATS 2.9 acknowledges a\n"
            "  publish before any fsync (it syncs every 2 min): its acks are not durable ones.\n"
-           "  rate/lt, p99/lt = the row's figure divided by lienthong's at the same C,W.\n");
+           "  rate/lt, p99/lt = the row's figure divided by lienthong's at the same C,W.\n"
+           "  srv-CPU = server CPU us per event (all threads); ev/commit = events per LMDB commit.\n");
 }
 
 /* Issue 4's targets, from the rows that exist. */
