@@ -879,7 +879,9 @@ void lt_delivery_dispatch(lt_delivery_engine *d, int64_t now_ms)
         if (l->n_fl >= window)
             continue;
         bool due = l->next_due_ms && now_ms >= l->next_due_ms;
-        if (!l->dirty && !due && l->state != LINK_DOWN)
+        /* connecting: a refused send asked to look again at probe_at_ms */
+        bool retry_connect = l->state == LINK_CONNECTING && l->probe_at_ms;
+        if (!l->dirty && !due && !retry_connect && l->state != LINK_DOWN)
             continue;
         if (!t && lt_store_txn_begin(d->store, false, false, &t) < 0)
             return;
@@ -888,6 +890,8 @@ void lt_delivery_dispatch(lt_delivery_engine *d, int64_t now_ms)
         l->dirty = false;
         if (l->state == LINK_DOWN)
             l->probe_at_ms = now_ms + l->link_backoff_ms; /* the next probe, if this one fails */
+        else if (l->state == LINK_CONNECTING)
+            l->probe_at_ms = 0; /* set again if the gateway still refuses */
         int r = lt_outbox_walk_pending(t, l->cfg->name, 0, scan_one, &s);
         if (s.scanned > SCAN_MAX)
             l->dirty = true; /* more to look at next pass */
