@@ -904,20 +904,30 @@ void lt_delivery_dispatch(lt_delivery_engine *d, int64_t now_ms)
 
 long lt_delivery_timeout_ms(const lt_delivery_engine *d, int64_t now_ms, long max_ms)
 {
+    if (d->n_oc)
+        return 0;
     int64_t best = now_ms + max_ms;
     for (size_t li = 0; li < d->n_links; li++) {
         const link_rt *l = &d->links[li];
-        if (d->n_oc || l->dirty)
-            return 0;
         for (size_t i = 0; i < l->n_fl; i++)
             if (!l->fl[i].settled && l->fl[i].deadline_ms < best)
                 best = l->fl[i].deadline_ms;
-        if (l->paused)
+        /* Wake only for what dispatch would then act on, else the loop spins:
+         * a paused link waits for resume, a full window for a flight to
+         * settle (both stage an outcome, then mark the link dirty), a link
+         * that is not up for its probe time, whatever is dirty or due. */
+        size_t window = l->state == LINK_DOWN ? 1 : (size_t)l->cfg->window;
+        if (l->paused || l->n_fl >= window)
             continue;
+        if (l->state != LINK_UP && l->probe_at_ms) {
+            if (l->probe_at_ms < best)
+                best = l->probe_at_ms;
+            continue;
+        }
+        if (l->dirty)
+            return 0;
         if (l->next_due_ms && l->next_due_ms < best)
             best = l->next_due_ms;
-        if (l->state != LINK_UP && l->probe_at_ms && l->probe_at_ms < best)
-            best = l->probe_at_ms;
     }
     return best <= now_ms ? 0 : (long)(best - now_ms);
 }
