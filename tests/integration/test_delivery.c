@@ -9,7 +9,8 @@
  *  b) down:      portal silent for its first 1.5 s, land healthy: land gets
  *                everything at once, the portal link goes down and is probed a
  *                few times (not once per event), then gets everything in order,
- *                repeats only under the same key (repeat=1).
+ *                repeats only under the same key (repeat=1); the daemon does
+ *                not spin while it waits.
  *  c) permanent: every portal request fails permanently: dead letters with
  *                their error, a delivery_failed result on each dossier, the
  *                dossiers' later events held; after the simulator comes back
@@ -19,7 +20,14 @@
  *                attempts recorded; land (max_attempts 2) always RETRY_LATER:
  *                dead after exactly 2 attempts.
  *
- * Any of them alone: test_delivery burst|down|permanent|retry.
+ *  e) restart:  the daemon restarts with deliveries owed to an agency whose
+ *                gateway comes up after it, and no new event arrives: they
+ *                are delivered all the same.
+ *
+ *  f) pause:    a paused agency is sent nothing (and costs no CPU) while
+ *                events for it arrive; on resume it gets them in order.
+ *
+ * Any of them alone: test_delivery burst|down|permanent|retry|restart|pause.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -44,6 +52,24 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* CPU time (user + system) of process pid so far, in ms. */
+static int64_t cpu_ms(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    lt_h_check(f, "%s", path);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* fields after the command name */
+    unsigned long long ut = 0, st = 0;
+    lt_h_check(p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                           &st) == 2,
+               "cannot parse %s", path);
+    return (int64_t)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
 /* ---- what was published ---- */
@@ -312,6 +338,32 @@ static void expect_state(store_view *v, const char *agency, uint64_t seq, int st
     lienthong__v1__delivery__free_unpacked(d, NULL);
 }
 
+static int count_state(lt_h *h, const char *agency, int state);
+
+/* Wait until n of the published events are DELIVERED to agency in the store. */
+static void wait_delivered(lt_h *h, const char *agency, int n, int ms)
+{
+    int64_t t0 = mono_ms();
+    while (count_state(h, agency, ST(DELIVERED)) < n && mono_ms() - t0 < ms)
+        usleep(10000);
+    lt_h_check(count_state(h, agency, ST(DELIVERED)) == n, "%s: %d DELIVERED in the store, want %d",
+               agency, count_state(h, agency, ST(DELIVERED)), n);
+}
+
+static int count_state(lt_h *h, const char *agency, int state)
+{
+    store_view v = view(h);
+    int n = 0;
+    for (int i = 0; i < OW->n; i++) {
+        lt_delivery *d = NULL;
+        if (lt_outbox_get(v.t, agency, OW->seq[i], &d) == 0)
+            n += (int)d->state == state;
+        lienthong__v1__delivery__free_unpacked(d, NULL);
+    }
+    unview(&v);
+    return n;
+}
+
 /* delivery_failed results on a dossier, from lienthongd. */
 typedef struct bounces {
     int n;
@@ -491,13 +543,18 @@ static void test_down(void)
 {
     enum { DOSSIERS = 50, EVENTS = 3, DOWN_MS = 1500 };
     lt_h h;
-    setup(&h, "dlv-down", FAST, FAST ", down_after: 3");
+    /* an attempt times out after 1 s, probes start 100 ms apart: a probe is
+     * in flight long after the next one would be due */
+    setup(&h, "dlv-down", FAST,
+          "window: 8, timeout_ms: 1000, backoff_initial_ms: 100, backoff_max_ms: 1000, "
+          "down_after: 3");
     lt_h_sim land = { 0 }, portal = { 0 };
     watch(&h, &land, &portal);
     lt_h_sim_start(&h, &land, "land", "--latency-ms 5");
     int64_t portal_t0 = mono_ms();
     lt_h_sim_start(&h, &portal, "portal", "--latency-ms 5 --down-ms 0:1500");
     lt_h_start(&h);
+    int64_t cpu0 = cpu_ms(h.pid), wall0 = mono_ms();
     publish(&h, OW, "D", DOSSIERS, EVENTS);
     int total = DOSSIERS * EVENTS;
 
@@ -512,6 +569,10 @@ static void test_down(void)
                "no \"agency link down agency=portal\" in %s", h.log);
 
     int64_t portal_done = wait_firsts(&portal, total, 20000);
+    /* waiting on a down link costs nothing: no busy loop while a probe is out */
+    int64_t cpu = cpu_ms(h.pid) - cpu0, wall = mono_ms() - wall0;
+    lt_h_check(cpu * 4 < wall, "the daemon used %" PRId64 " ms of CPU in %" PRId64
+               " ms with one agency down (busy loop?)", cpu, wall);
     lt_h_check(lt_h_wait_log(&h, "agency link up agency=portal", 1000), "no link up in the log");
     usleep(300000);
 
@@ -550,8 +611,9 @@ static void test_down(void)
     lt_h_sim_stop(&portal);
     lt_h_free(&h);
     printf("ok down: land %d delivered during the portal's outage, portal probed %d times, "
-           "then %d delivered in order %" PRId64 " ms after it went down (%d repeats)\n",
-           total, sp.dropped, total, portal_done - portal_t0, sp.repeats);
+           "then %d delivered in order %" PRId64 " ms after it went down (%d repeats); "
+           "daemon CPU %" PRId64 " ms in %" PRId64 " ms\n",
+           total, sp.dropped, total, portal_done - portal_t0, sp.repeats, cpu, wall);
 }
 
 /* ---- c) permanent failures, dead letters, requeue ---- */
@@ -761,6 +823,91 @@ static void test_retry(void)
            total, sp.retry, multi, DOSSIERS);
 }
 
+/* ---- e) restart with deliveries owed and nothing new coming ---- */
+
+static void test_restart(void)
+{
+    enum { DOSSIERS = 10, EVENTS = 3 };
+    lt_h h;
+    setup(&h, "dlv-restart", FAST, FAST);
+    lt_h_sim land = { 0 }, portal = { 0 };
+    watch(&h, &land, &portal);
+    lt_h_sim_start(&h, &land, "land", "--latency-ms 5");
+    lt_h_start(&h); /* the portal gateway is not up yet */
+    publish(&h, OW, "S", DOSSIERS, EVENTS);
+    int total = DOSSIERS * EVENTS;
+    wait_firsts(&land, total, 10000);
+    wait_delivered(&h, "land", total, 5000); /* so that the restart owes land nothing */
+    lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM did not exit 0");
+
+    /* the daemon restarts before the gateway: the first send is refused; no
+     * new event will come to wake the link, yet delivery must resume */
+    lt_h_start(&h);
+    usleep(300000);
+    lt_h_sim_start(&h, &portal, "portal", "--latency-ms 5");
+    int64_t t0 = mono_ms();
+    int64_t done = wait_firsts(&portal, total, 10000);
+    usleep(200000);
+    static unsigned char want[MAX_SEQ];
+    all_want(OW, want, 1);
+    sim_stats sp = check_sim(&portal, OW, want);
+    lt_h_check(sp.lines == total, "portal saw %d requests, want %d", sp.lines, total);
+    sim_stats sl = check_sim(&land, OW, want);
+    lt_h_check(sl.lines == total, "land saw %d requests after the restart, want %d", sl.lines,
+               total);
+    store_view v = view(&h);
+    for (int i = 0; i < OW->n; i++)
+        expect_state(&v, "portal", OW->seq[i], ST(DELIVERED));
+    unview(&v);
+
+    lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM did not exit 0");
+    lt_h_sim_stop(&land);
+    lt_h_sim_stop(&portal);
+    lt_h_free(&h);
+    printf("ok restart: %d owed deliveries resumed with no new traffic, %" PRId64
+           " ms after the gateway came up\n",
+           total, done - t0);
+}
+
+/* ---- f) a paused agency: nothing sent, nothing spent, all sent on resume ---- */
+
+static void test_pause(void)
+{
+    enum { DOSSIERS = 10, EVENTS = 3 };
+    lt_h h;
+    setup(&h, "dlv-pause", FAST, FAST);
+    lt_h_sim land = { 0 }, portal = { 0 };
+    watch(&h, &land, &portal);
+    lt_h_sim_start(&h, &land, "land", "--latency-ms 5");
+    lt_h_sim_start(&h, &portal, "portal", "--latency-ms 5");
+    lt_h_start(&h);
+    control_ok(&h, LIENTHONG__V1__CONTROL_REQUEST__COMMAND__PAUSE, "portal", 0);
+    publish(&h, OW, "Q", DOSSIERS, EVENTS);
+    int total = DOSSIERS * EVENTS;
+    wait_firsts(&land, total, 10000);
+    int64_t cpu0 = cpu_ms(h.pid), wall0 = mono_ms();
+    usleep(1000000);
+    int64_t cpu = cpu_ms(h.pid) - cpu0, wall = mono_ms() - wall0;
+    lt_h_check(lt_h_sim_count(&portal, "outcome=") == 0, "portal got requests while paused");
+    lt_h_check(cpu * 4 < wall, "the daemon used %" PRId64 " ms of CPU in %" PRId64
+               " ms with a paused agency owed deliveries (busy loop?)", cpu, wall);
+    control_ok(&h, LIENTHONG__V1__CONTROL_REQUEST__COMMAND__RESUME, "portal", 0);
+    wait_firsts(&portal, total, 10000);
+    usleep(200000);
+    static unsigned char want[MAX_SEQ];
+    all_want(OW, want, 1);
+    sim_stats sp = check_sim(&portal, OW, want);
+    lt_h_check(sp.lines == total, "portal saw %d requests, want %d", sp.lines, total);
+
+    lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM did not exit 0");
+    lt_h_sim_stop(&land);
+    lt_h_sim_stop(&portal);
+    lt_h_free(&h);
+    printf("ok pause: nothing sent to the paused portal (daemon CPU %" PRId64 " ms in %" PRId64
+           " ms), %d delivered in order on resume\n",
+           cpu, wall, total);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -777,6 +924,10 @@ int main(int argc, char **argv)
         test_permanent();
     if (!only || !strcmp(only, "retry"))
         test_retry();
+    if (!only || !strcmp(only, "restart"))
+        test_restart();
+    if (!only || !strcmp(only, "pause"))
+        test_pause();
     free(OW);
     printf("ok delivery in %" PRId64 " ms\n", mono_ms() - t0);
     return 0;
