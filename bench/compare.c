@@ -24,6 +24,7 @@
 #include <zmq.h>
 
 #define MAX_POINTS 16
+#define MAX_ROUNDS 9
 
 enum { SYS_LT, SYS_REDIS, SYS_NATS, SYS_COUNT };
 static const char *const sys_name[SYS_COUNT] = {"lienthong", "redis-always", "nats-js"};
@@ -36,7 +37,8 @@ typedef struct point {
 typedef struct row {
     int sys;
     point p;
-    bench_result res;
+    bench_result res; /* medians over the rounds */
+    double spread;    /* (max - min) / median of events/s over the rounds */
 } row;
 
 /* What the interrupt cleanup must stop. */
@@ -57,10 +59,11 @@ static void cleanup(void)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: bench-compare [--events N] [--grid CxW,...] [--systems lienthong,redis,nats]\n"
+            "usage: bench-compare [--events N] [--rounds R] [--grid CxW,...] [--systems lienthong,redis,nats]\n"
             "                     [--json PATH] [--daemon PATH] [--dir DIR] [--ipc]\n"
             "                     [--timeout-ms MS]\n"
-            "  --events N: events per system and grid point (default 20000)\n"
+            "  --events N: events per system, grid point and round (default 10000)\n"
+            "  --rounds R: repeat the grid R times (default 3), systems rotated; medians kept\n"
             "  --grid: default 1x1,8x1,4x64,8x64\n"
             "  --json: default bench/results/latest.json (directory created)\n"
             "  --ipc: lienthong over ipc instead of tcp loopback (the peers are tcp)\n");
@@ -107,10 +110,11 @@ static void write_json(const char *path, const row *rows, int n, const char *dat
         fprintf(f,
                 "  {\"system\": \"%s\", \"clients\": %d, \"window\": %d, \"fsync_per_ack\": %s, "
                 "\"events_per_s\": %.0f, \"p50_us\": %.0f, \"p99_us\": %.0f, \"p999_us\": %.0f, "
-                "\"events\": %" PRIu64 ", \"date\": \"%s\", \"host\": \"%s\", \"cpus\": %ld}%s\n",
+                "\"events\": %" PRIu64 ", \"rate_spread\": %.2f, \"date\": \"%s\", \"host\": \"%s\", "
+                "\"cpus\": %ld}%s\n",
                 sys_name[r->sys], r->p.clients, r->p.window,
                 strcmp(sys_fsync[r->sys], "yes") ? "false" : "true", r->res.rate,
-                r->res.p50 * 1e3, r->res.p99 * 1e3, r->res.p999 * 1e3, events, date, host,
+                r->res.p50 * 1e3, r->res.p99 * 1e3, r->res.p999 * 1e3, events, r->spread, date, host,
                 sysconf(_SC_NPROCESSORS_ONLN), i + 1 < n ? "," : "");
     }
     fprintf(f, "]\n");
@@ -127,8 +131,9 @@ static const row *find_row(const row *rows, int n, int sys, point p)
 
 static void print_table(const row *rows, int n)
 {
-    printf("%-13s %8s %6s %10s %8s %8s %9s %8s %8s %9s %9s\n", "system", "C,W", "fsync",
-           "events/s", "p50 us", "p99 us", "p99.9 us", "rate/lt", "p99/lt", "srv-CPU", "ev/commit");
+    printf("%-13s %8s %6s %10s %8s %8s %9s %8s %8s %9s %9s %7s\n", "system", "C,W", "fsync",
+           "events/s", "p50 us", "p99 us", "p99.9 us", "rate/lt", "p99/lt", "srv-CPU", "ev/commit",
+           "spread");
     for (int i = 0; i < n; i++) {
         const row *r = &rows[i];
         const row *lt = find_row(rows, n, SYS_LT, r->p);
@@ -143,14 +148,15 @@ static void print_table(const row *rows, int n)
             snprintf(cpu, sizeof(cpu), "%.1f", r->res.server_cpu_us);
         if (r->res.commits > 0)
             snprintf(evc, sizeof(evc), "%.1f", (double)r->res.events / r->res.commits);
-        printf("%-13s %8s %6s %10.0f %8.0f %8.0f %9.0f %8s %8s %9s %9s\n", sys_name[r->sys], cw,
-               sys_fsync[r->sys], r->res.rate, r->res.p50 * 1e3, r->res.p99 * 1e3,
-               r->res.p999 * 1e3, rr, pr, cpu, evc);
+        printf("%-13s %8s %6s %10.0f %8.0f %8.0f %9.0f %8s %8s %9s %9s %6.0f%%\n",
+               sys_name[r->sys], cw, sys_fsync[r->sys], r->res.rate, r->res.p50 * 1e3,
+               r->res.p99 * 1e3, r->res.p999 * 1e3, rr, pr, cpu, evc, 100 * r->spread);
     }
     printf("  fsync = an acknowledgement means the event was fsynced. NATS 2.9 acknowledges a\n"
            "  publish before any fsync (it syncs every 2 min): its acks are not durable ones.\n"
            "  rate/lt, p99/lt = the row's figure divided by lienthong's at the same C,W.\n"
-           "  srv-CPU = server CPU us per event (all threads); ev/commit = events per LMDB commit.\n");
+           "  srv-CPU = server CPU us per event (all threads); ev/commit = events per LMDB commit;\n"
+           "  spread = (max - min) / median of events/s over the rounds. Every figure is a median.\n");
 }
 
 /* Issue 4's targets, from the rows that exist. */
@@ -177,6 +183,32 @@ static void print_targets(const row *rows, int n, const point *pts, int npts)
             printf("  (1,1) lienthong p99 <= 1.5x redis-always p99: %s (%.2fx)\n",
                    lt->res.p99 <= 1.5 * rd->res.p99 ? "met" : "MISSED", lt->res.p99 / rd->res.p99);
     }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Each figure's median over n results (the rate's spread too). */
+static void median(const bench_result *v, int n, bench_result *ret, double *ret_spread)
+{
+    double f[7][MAX_ROUNDS];
+    for (int k = 0; k < n; k++) {
+        f[0][k] = v[k].rate, f[1][k] = v[k].p50, f[2][k] = v[k].p99, f[3][k] = v[k].p999;
+        f[4][k] = v[k].server_cpu_us;
+        f[5][k] = v[k].commits > 0 ? (double)v[k].events / v[k].commits : -1;
+        f[6][k] = (double)v[k].events;
+    }
+    for (int j = 0; j < 7; j++)
+        qsort(f[j], (size_t)n, sizeof(double), cmp_double);
+    memset(ret, 0, sizeof(*ret));
+    ret->rate = f[0][n / 2], ret->p50 = f[1][n / 2], ret->p99 = f[2][n / 2];
+    ret->p999 = f[3][n / 2], ret->server_cpu_us = f[4][n / 2];
+    ret->events = (uint64_t)f[6][n / 2];
+    ret->commits = f[5][n / 2] > 0 ? (double)ret->events / f[5][n / 2] : -1;
+    *ret_spread = (f[0][n - 1] - f[0][0]) / ret->rate;
 }
 
 /* Start system sys in dir, measure point p, stop it. */
@@ -214,8 +246,8 @@ static void run_one(int sys, point p, uint64_t events, const char *daemon, bool 
 int main(int argc, char **argv)
 {
     bench_prog = "bench-compare";
-    uint64_t events = 20000;
-    int timeout_ms = 30000;
+    uint64_t events = 10000;
+    int timeout_ms = 30000, rounds = 3;
     const char *grid = "1x1,8x1,4x64,8x64", *systems = "lienthong,redis,nats";
     const char *json = "bench/results/latest.json", *daemon = NULL, *tmpdir = NULL;
     bool ipc = false;
@@ -224,6 +256,8 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--events"))
             events = (uint64_t)bench_num(a, v, 1, 100000000), i++;
+        else if (!strcmp(a, "--rounds"))
+            rounds = (int)bench_num(a, v, 1, MAX_ROUNDS), i++;
         else if (!strcmp(a, "--timeout-ms"))
             timeout_ms = (int)bench_num(a, v, 1, 3600000), i++;
         else if (!strcmp(a, "--grid") && v)
@@ -278,24 +312,40 @@ int main(int argc, char **argv)
            daemon, ipc ? "ipc" : "tcp", live.base, fs);
     if (strstr(fs, "tmpfs") || strstr(fs, "ramfs"))
         printf("WARNING: temp dir on a RAM filesystem: fsync is free, figures are not durable ones\n");
-    printf("events: %" PRIu64 " per system and grid point, ~1 KB each (the same Submission bytes "
-           "for all)\n\n",
-           events);
+    printf("events: %" PRIu64 " per system, grid point and round, ~1 KB each (the same Submission "
+           "bytes for all);\n        %d rounds, systems in rotated order, medians shown\n\n",
+           events, rounds);
     fflush(stdout);
 
+    /* rounds x points x systems; in each round the systems take turns in a
+     * rotated order, and the table keeps each figure's median over the rounds */
+    static bench_result all[MAX_ROUNDS][MAX_POINTS][SYS_COUNT];
     row rows[MAX_POINTS * SYS_COUNT];
     int n = 0;
     void *zctx = zmq_ctx_new();
+    for (int k = 0; k < rounds; k++)
+        for (int i = 0; i < npts; i++)
+            for (int j = 0; j < SYS_COUNT; j++) {
+                int s = (j + k + i) % SYS_COUNT;
+                if (!want[s])
+                    continue;
+                char dir[700];
+                snprintf(dir, sizeof(dir), "%s/%s-%dx%d", live.base, sys_name[s], pts[i].clients,
+                         pts[i].window);
+                if (rounds > 1)
+                    fprintf(stderr, "%s: round %d/%d\n", bench_prog, k + 1, rounds);
+                run_one(s, pts[i], events, daemon, ipc, timeout_ms, zctx, dir, &all[k][i][s]);
+            }
     for (int i = 0; i < npts; i++)
         for (int s = 0; s < SYS_COUNT; s++) {
             if (!want[s])
                 continue;
-            char dir[700];
-            snprintf(dir, sizeof(dir), "%s/%s-%dx%d", live.base, sys_name[s], pts[i].clients,
-                     pts[i].window);
+            bench_result per[MAX_ROUNDS];
+            for (int k = 0; k < rounds; k++)
+                per[k] = all[k][i][s];
             rows[n].sys = s;
             rows[n].p = pts[i];
-            run_one(s, pts[i], events, daemon, ipc, timeout_ms, zctx, dir, &rows[n].res);
+            median(per, rounds, &rows[n].res, &rows[n].spread);
             n++;
         }
     zmq_ctx_term(zctx);
