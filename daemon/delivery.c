@@ -31,6 +31,7 @@ typedef struct flight {
     int64_t deadline_ms;
     uint32_t attempt;
     bool settled;
+    bool probe; /* sent while the link was down */
 } flight;
 
 typedef enum { OC_DELIVERED, OC_SKIPPED, OC_RETRY, OC_DEAD, OC_PAUSE } oc_kind;
@@ -240,10 +241,16 @@ static void link_alive(link_rt *l)
     l->dirty = true;
 }
 
-static void link_failed(lt_delivery_engine *d, link_rt *l, int64_t now_ms, const char *why)
+/* An attempt got no reply (or could not be sent). probe: it was sent while
+ * the link was down; only a failed probe spaces the next one further, not
+ * the attempts that were in flight when the link went down. */
+static void link_failed(lt_delivery_engine *d, link_rt *l, int64_t now_ms, const char *why,
+                        bool probe)
 {
     copy_cut(l->last_error, sizeof(l->last_error), why);
     if (++l->failures < l->cfg->down_after && l->state != LINK_DOWN)
+        return;
+    if (l->state == LINK_DOWN && !probe)
         return;
     if (l->state != LINK_DOWN)
         lt_log_warn("agency link down agency=%s failures=%d err=\"%s\" (probing)", l->cfg->name,
@@ -264,7 +271,7 @@ static void link_unconnected(lt_delivery_engine *d, link_rt *l, int64_t now_ms)
         return;
     }
     l->failures = (int)l->cfg->down_after - 1;
-    link_failed(d, l, now_ms, "gateway not connected");
+    link_failed(d, l, now_ms, "gateway not connected", l->state == LINK_DOWN);
 }
 
 /* Decide retry or dead letter for a failed attempt of a delivery created at created_ms. */
@@ -419,7 +426,7 @@ void lt_delivery_poll(lt_delivery_engine *d, int64_t now_ms)
             char why[160];
             snprintf(why, sizeof(why), "no reply within %" PRId64 " ms", l->cfg->timeout_ms);
             f->settled = true;
-            link_failed(d, l, now_ms, why);
+            link_failed(d, l, now_ms, why, f->probe);
             if (!t && lt_store_txn_begin(d->store, false, false, &t) < 0)
                 t = NULL;
             stage_failure(d, li, f->seq, f->attempt, created_of(t, l->cfg->name, f->seq), now_ms, 0,
@@ -801,6 +808,7 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
     f->attempt = attempt;
     f->deadline_ms = s->now_ms + l->cfg->timeout_ms;
     f->settled = settled;
+    f->probe = l->state == LINK_DOWN;
 out:
     lienthong__v1__link_request__free_unpacked(req, NULL);
     lienthong__v1__stored_event__free_unpacked(ev, NULL);
