@@ -27,7 +27,10 @@
  *  f) pause:    a paused agency is sent nothing (and costs no CPU) while
  *                events for it arrive; on resume it gets them in order.
  *
- * Any of them alone: test_delivery burst|down|permanent|retry|restart|pause.
+ *  g) blip:     after a 1 s outage the portal is probed from backoff_initial_ms
+ *                on and is back within about a second of the end of it.
+ *
+ * Any of them alone: test_delivery burst|down|permanent|retry|restart|pause|blip.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -908,6 +911,44 @@ static void test_pause(void)
            cpu, wall, total);
 }
 
+/* ---- g) a short outage: probing starts at backoff_initial_ms ---- */
+
+static void test_blip(void)
+{
+    enum { DOSSIERS = 20, EVENTS = 2, DOWN_MS = 1000 };
+    lt_h h;
+    /* the window's 8 attempts all time out together when the link goes down;
+     * probes must then start 100 ms apart and double per failed probe, not
+     * per attempt that happened to be in flight (8 doublings: 10 s) */
+    setup(&h, "dlv-blip", FAST,
+          "window: 8, timeout_ms: 300, backoff_initial_ms: 100, backoff_max_ms: 10000, "
+          "down_after: 3");
+    lt_h_sim land = { 0 }, portal = { 0 };
+    watch(&h, &land, &portal);
+    lt_h_sim_start(&h, &land, "land", NULL);
+    int64_t t0 = mono_ms();
+    lt_h_sim_start(&h, &portal, "portal", "--down-ms 0:1000");
+    lt_h_start(&h);
+    publish(&h, OW, "G", DOSSIERS, EVENTS);
+    int total = DOSSIERS * EVENTS;
+    int64_t done = wait_firsts(&portal, total, 15000) - t0;
+    usleep(200000);
+    static unsigned char want[MAX_SEQ];
+    all_want(OW, want, 1);
+    sim_stats sp = check_sim(&portal, OW, want);
+    /* probes at about 0.45, 0.95 and 1.65 s: back within a second of the end */
+    lt_h_check(done < DOWN_MS + 1200, "portal back at %" PRId64 " ms after a %d ms outage "
+               "(probed %d times): probing started too late",
+               done, DOWN_MS, sp.dropped - 8);
+    lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM did not exit 0");
+    lt_h_sim_stop(&land);
+    lt_h_sim_stop(&portal);
+    lt_h_free(&h);
+    printf("ok blip: portal down %d ms, %d requests dropped, all %d delivered %" PRId64
+           " ms after it went down\n",
+           DOWN_MS, sp.dropped, total, done);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -928,6 +969,8 @@ int main(int argc, char **argv)
         test_restart();
     if (!only || !strcmp(only, "pause"))
         test_pause();
+    if (!only || !strcmp(only, "blip"))
+        test_blip();
     free(OW);
     printf("ok delivery in %" PRId64 " ms\n", mono_ms() - t0);
     return 0;
