@@ -30,7 +30,11 @@
  *  g) blip:     after a 1 s outage the portal is probed from backoff_initial_ms
  *                on and is back within about a second of the end of it.
  *
- * Any of them alone: test_delivery burst|down|permanent|retry|restart|pause|blip.
+ *  h) reply:    tax answers with its notice in the reply: stored on the
+ *                dossier, delivered to the portal after the dossier's
+ *                statuses, and never routed back to tax itself.
+ *
+ * Any of them alone: test_delivery burst|down|permanent|retry|restart|pause|blip|reply.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -117,11 +121,28 @@ static void dossier_name(int d, char *buf, size_t size)
 
 /* Publish dossiers x events status events in one pipelined burst (event r of
  * every dossier, then r + 1 ...), all from SENDER; wait for every ack. */
+/* Set by a test: the statuses of a dossier's events, and a transfer price on
+ * its first one (what the tax adapter needs). */
+static const int *STATUSES;
+static bool WITH_PRICE;
+
+static void add_price(lt_submission *s)
+{
+    Lienthong__V1__DossierStatus *st = s->event->status;
+    st->data = malloc(sizeof(*st->data));
+    st->data[0] = malloc(sizeof(*st->data[0]));
+    lienthong__v1__dossier_status__data_entry__init(st->data[0]);
+    st->data[0]->key = strdup("transfer_price_vnd");
+    st->data[0]->value = strdup("3200000000");
+    st->n_data = 1;
+}
+
 static void publish(lt_h *h, owed *ow, const char *tag, int dossiers, int events)
 {
     memset(ow, 0, sizeof(*ow));
     void *c = lt_h_client(h);
-    static const int statuses[] = { 1, 2, 4, 6, 9 };
+    static const int default_statuses[] = { 1, 2, 4, 6, 9 };
+    const int *statuses = STATUSES ? STATUSES : default_statuses;
     for (int r = 0; r < events; r++)
         for (int d = 0; d < dossiers; d++) {
             int i = ow->n++;
@@ -131,6 +152,8 @@ static void publish(lt_h *h, owed *ow, const char *tag, int dossiers, int events
             dossier_name(d, ow->dossier[i], sizeof(ow->dossier[i]));
             lt_submission *s = lt_h_status(SENDER, id, ow->dossier[i], statuses[r % 5]);
             s->request_id = (uint64_t)i;
+            if (WITH_PRICE && r == 0)
+                add_price(s);
             lt_h_send(c, s);
             lt_h_sub_free(s);
         }
@@ -949,6 +972,93 @@ static void test_blip(void)
            DOWN_MS, sp.dropped, total, done);
 }
 
+/* ---- h) a result carried in the agency's reply ---- */
+
+typedef struct notice_find {
+    uint64_t seq;
+    char sender[64];
+} notice_find;
+
+static int find_notice(uint64_t seq, const lt_stored_event *se, void *arg)
+{
+    notice_find *n = arg;
+    if (se->event->body_case == LIENTHONG__V1__EVENT__BODY_RESULT && se->event->result->kind &&
+        !strcmp(se->event->result->kind, "tax_notice")) {
+        n->seq = seq;
+        snprintf(n->sender, sizeof(n->sender), "%s", se->sender ? se->sender : "");
+    }
+    return 0;
+}
+
+static void test_reply(void)
+{
+    enum { DOSSIERS = 5, EVENTS = 3 };
+    static const int statuses[] = { 1, 2, 6 }; /* registered, accepted, obligation requested */
+    lt_h h;
+    lt_h_init(&h, "dlv-reply", NULL);
+    /* a catch-all result rule names tax too: its own notice must not go back to it */
+    snprintf(h.extra_yaml, sizeof(h.extra_yaml),
+             "agencies:\n"
+             "  tax: {endpoint: \"%s\", senders: [tax-sim], " FAST "}\n"
+             "  portal: {endpoint: \"%s\", " FAST "}\n"
+             "routes:\n"
+             "  - {name: desk, kinds: [status], senders: [\"motcua-*\"], to: [tax, portal]}\n"
+             "  - {name: results, kinds: [result], to: [tax, portal]}\n",
+             lt_h_sim_endpoint(&h, "tax"), lt_h_sim_endpoint(&h, "portal"));
+    lt_h_sim tax = { 0 }, portal = { 0 };
+    watch(&h, &tax, &portal);
+    lt_h_sim_start(&h, &tax, "tax", "--result-in-reply --latency-ms 5");
+    lt_h_sim_start(&h, &portal, "portal", "--latency-ms 5");
+    lt_h_start(&h);
+    STATUSES = statuses;
+    WITH_PRICE = true;
+    publish(&h, OW, "T", DOSSIERS, EVENTS);
+    STATUSES = NULL;
+    WITH_PRICE = false;
+    int total = DOSSIERS * EVENTS;
+    wait_firsts(&tax, DOSSIERS, 10000);            /* the transfers only */
+    wait_firsts(&portal, total + DOSSIERS, 10000); /* every status and each notice */
+    usleep(300000);
+
+    store_view v = view(&h);
+    for (int d = 0; d < DOSSIERS; d++) {
+        notice_find n = { 0 };
+        lt_store_walk_dossier(v.t, OW->dossier[d], find_notice, &n);
+        lt_h_check(n.seq > OW->seq[d + 2 * DOSSIERS], "dossier %s: no notice stored after the "
+                   "transfer", OW->dossier[d]);
+        lt_h_check(!strcmp(n.sender, "agency:tax"), "notice from %s", n.sender);
+        /* owed to portal (after the dossier's last status), not back to tax */
+        OW->index_of[n.seq] = OW->n + 1;
+        memcpy(OW->dossier[OW->n], OW->dossier[d], sizeof(OW->dossier[0]));
+        OW->seq[OW->n++] = n.seq;
+        OW->prev[n.seq] = OW->seq[d + 2 * DOSSIERS];
+        expect_state(&v, "portal", n.seq, ST(DELIVERED));
+        lt_delivery *rec = NULL;
+        lt_h_check(lt_outbox_get(v.t, "tax", n.seq, &rec) == LT_ERR_NOT_FOUND,
+                   "tax's own notice seq %" PRIu64 " was routed back to tax (state %d)", n.seq,
+                   rec ? (int)rec->state : 0);
+        expect_state(&v, "tax", OW->seq[d], ST(SKIPPED));
+        expect_state(&v, "tax", OW->seq[d + DOSSIERS], ST(SKIPPED));
+        expect_state(&v, "tax", OW->seq[d + 2 * DOSSIERS], ST(DELIVERED));
+    }
+    unview(&v);
+    static unsigned char want[MAX_SEQ];
+    all_want(OW, want, 1);
+    sim_stats sp = check_sim(&portal, OW, want);
+    lt_h_check(sp.lines == total + DOSSIERS, "portal saw %d requests, want %d", sp.lines,
+               total + DOSSIERS);
+    lt_h_check(lt_h_sim_count(&tax, "outcome=") == DOSSIERS, "tax saw %d requests, want %d",
+               lt_h_sim_count(&tax, "outcome="), DOSSIERS);
+
+    lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM did not exit 0");
+    lt_h_sim_stop(&tax);
+    lt_h_sim_stop(&portal);
+    lt_h_free(&h);
+    printf("ok reply: %d tax notices carried in replies, stored from agency:tax, delivered to "
+           "portal in order, not back to tax\n",
+           DOSSIERS);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -971,6 +1081,8 @@ int main(int argc, char **argv)
         test_pause();
     if (!only || !strcmp(only, "blip"))
         test_blip();
+    if (!only || !strcmp(only, "reply"))
+        test_reply();
     free(OW);
     printf("ok delivery in %" PRId64 " ms\n", mono_ms() - t0);
     return 0;

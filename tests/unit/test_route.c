@@ -212,6 +212,13 @@ static void never_back_to_own_senders(void **state)
     assert_int_equal(first, 0);
     assert_int_equal(lt_route_match(cfg, "vpdkdd-hn", status_ev(&b, "1.1", "A"), &first),
                      TAX | PORTAL);
+    /* a result carried in an agency's own reply is stored from "agency:NAME" */
+    assert_int_equal(lt_route_match(cfg, "agency:tax", result_ev(&b, "tax_notice", "A"), &first),
+                     LAND | PORTAL);
+    assert_int_equal(lt_route_match(cfg, "agency:land", result_ev(&b, "x", "A"), &first),
+                     TAX | PORTAL);
+    assert_int_equal(lt_route_match(cfg, "agency:landx", result_ev(&b, "x", "A"), &first),
+                     TAX | LAND | PORTAL);
     /* exact sender names, not globs: "tax-sim2" is not tax */
     assert_int_equal(lt_route_match(cfg, "tax-sim2", status_ev(&b, "1.1", "A"), &first),
                      TAX | LAND | PORTAL);
