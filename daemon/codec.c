@@ -2,7 +2,6 @@
 #include "codec.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,39 +27,11 @@ static void path_join(char *out, size_t size, const char *prefix, const char *na
         snprintf(out, size, "%s", name);
 }
 
-/* True when m or any message below it holds an unknown field. The common
- * case (none) must be cheap: no paths are built here. */
-static bool has_unknown(const ProtobufCMessage *m)
-{
-    const ProtobufCMessageDescriptor *desc = m->descriptor;
-
-    if (m->n_unknown_fields > 0)
-        return true;
-    for (unsigned i = 0; i < desc->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &desc->fields[i];
-        const char *base = (const char *)m;
-
-        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
-            continue;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *)(base + f->quantifier_offset);
-            ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
-            for (size_t j = 0; j < n; j++)
-                if (has_unknown(arr[j]))
-                    return true;
-        } else {
-            const ProtobufCMessage *child = *(ProtobufCMessage *const *)(base + f->offset);
-            if (child && has_unknown(child))
-                return true;
-        }
-    }
-    return false;
-}
-
-/* Find the first unknown field in m or any message below it; fill reterr. */
+/* Look for an unknown field in m or any message below it. With reterr NULL
+ * it only answers (the common case, no field has one: no paths are built, as
+ * formatting them for every sub-message of every event dominated the ingest
+ * profile); with reterr it names the first one found, path and all.
+ * Returns 0 when there is none, else LT_ERR_MALFORMED. */
 static int find_unknown(const ProtobufCMessage *m, const char *path, lt_diag *reterr)
 {
     const ProtobufCMessageDescriptor *desc = m->descriptor;
@@ -86,10 +57,12 @@ static int find_unknown(const ProtobufCMessage *m, const char *path, lt_diag *re
             size_t n = *(const size_t *)(base + f->quantifier_offset);
             ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
             for (size_t j = 0; j < n; j++) {
-                char name[96];
-                snprintf(name, sizeof(name), "%s[%zu]", f->name, j);
-                path_join(sub, sizeof(sub), path, name);
-                int r = find_unknown(arr[j], sub, reterr);
+                if (reterr) {
+                    char name[96];
+                    snprintf(name, sizeof(name), "%s[%zu]", f->name, j);
+                    path_join(sub, sizeof(sub), path, name);
+                }
+                int r = find_unknown(arr[j], reterr ? sub : "", reterr);
                 if (r < 0)
                     return r;
             }
@@ -97,8 +70,9 @@ static int find_unknown(const ProtobufCMessage *m, const char *path, lt_diag *re
             const ProtobufCMessage *child = *(ProtobufCMessage *const *)(base + f->offset);
             if (!child)
                 continue;
-            path_join(sub, sizeof(sub), path, f->name);
-            int r = find_unknown(child, sub, reterr);
+            if (reterr)
+                path_join(sub, sizeof(sub), path, f->name);
+            int r = find_unknown(child, reterr ? sub : "", reterr);
             if (r < 0)
                 return r;
         }
@@ -121,7 +95,8 @@ int lt_codec_decode_submission_in(const uint8_t *buf, size_t len, ProtobufCAlloc
     if (!sub)
         return lt_diag_set(reterr, LT_ERR_MALFORMED, LIENTHONG__V1__ERROR_CODE__MALFORMED, "",
                            "not a lienthong.v1.Submission (%zu bytes could not be decoded)", len);
-    r = has_unknown(&sub->base) ? find_unknown(&sub->base, "", reterr) : 0;
+    /* first without paths; only a submission that has one pays for naming it */
+    r = find_unknown(&sub->base, "", NULL) < 0 ? find_unknown(&sub->base, "", reterr) : 0;
     if (r < 0) {
         lienthong__v1__submission__free_unpacked(sub, alloc);
         return r;
