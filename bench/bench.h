@@ -17,8 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define BENCH_STEPS 7                 /* the life of one dossier: statuses 1,2,4,6, a result, 9,10 */
-#define BENCH_RID_BASE (1ull << 60)   /* request ids are 9-byte varints: patchable in place */
+#define BENCH_STEPS       7 /* the life of one dossier: statuses 1,2,4,6, a result, 9,10 */
+#define BENCH_RID_BASE    (1ull << 60) /* request ids are 9-byte varints: patchable in place */
 #define BENCH_MAX_CLIENTS 256
 
 /* Name used in messages ("bench-ingest"); set by main. */
@@ -66,9 +66,9 @@ typedef struct bench_run bench_run;
 typedef struct bench_client {
     bench_run *r;
     int idx;
-    uint64_t n;           /* events this client sends */
-    uint64_t *sent_ns;    /* send time by local index */
-    uint64_t *lat_ns;     /* latencies in arrival order */
+    uint64_t n;        /* events this client sends */
+    uint64_t *sent_ns; /* send time by local index */
+    uint64_t *lat_ns;  /* latencies in arrival order */
     uint64_t n_lat;
     bench_tmpl t[BENCH_STEPS];
     atomic_uint_fast64_t acked;
@@ -82,7 +82,7 @@ struct bench_run {
     const char *endpoint;               /* lienthong: ingest endpoint; others: their URL */
     const void *sys;                    /* client-specific settings, borrowed */
     int clients, window, per_dossier, timeout_ms;
-    uint64_t events;                    /* split evenly over the clients */
+    uint64_t events; /* split evenly over the clients */
     char nonce[16];
 };
 
@@ -91,9 +91,9 @@ typedef struct bench_result {
     double secs, rate;
     double p50, p99, p999, max; /* ms */
     double mean_bytes;
-    double commits;             /* LMDB transactions in the run, <0 if unknown */
-    double server_cpu_us;       /* server CPU per event, <0 if unknown */
-    double client_cpu_us;       /* this process's CPU per event */
+    double commits;       /* LMDB transactions in the run, <0 if unknown */
+    double server_cpu_us; /* server CPU per event, <0 if unknown */
+    double client_cpu_us; /* this process's CPU per event */
 } bench_result;
 
 /* Run r; server_pid (> 0) gets its CPU measured, data_dir (lienthong's store,
@@ -127,15 +127,15 @@ void bench_daemon_stop(bench_daemon *d);
 
 /* ---------- probes and helpers ---------- */
 
-int bench_free_port(void);                          /* a free TCP port on 127.0.0.1 */
-double bench_proc_cpu(pid_t pid);                   /* CPU seconds, all threads; <0 on error */
-int64_t bench_store_txnid(const char *data_dir);    /* LMDB last txnid; <0 on error */
+int bench_free_port(void);                       /* a free TCP port on 127.0.0.1 */
+double bench_proc_cpu(pid_t pid);                /* CPU seconds, all threads; <0 on error */
+int64_t bench_store_txnid(const char *data_dir); /* LMDB last txnid; <0 on error */
 void bench_describe_fs(const char *dir, char *buf, size_t size); /* size >= 2400 */
 double bench_pct(const uint64_t *sorted, uint64_t n, double p);  /* ns -> ms */
 int bench_cmp_u64(const void *a, const void *b);
 long long bench_num(const char *opt, const char *v, long long lo, long long hi); /* exits on bad */
 void bench_rm_tree(const char *dir);
-bool bench_wait_tcp(int port, int timeout_ms);      /* true once 127.0.0.1:port accepts */
+bool bench_wait_tcp(int port, int timeout_ms); /* true once 127.0.0.1:port accepts */
 
 /* Ctrl-C and SIGTERM: the handler only sets a flag; bench_measure and the
  * wait loops call bench_check_interrupt(), which runs cleanup (stop the

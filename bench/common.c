@@ -1,9 +1,4 @@
 /* common.c - what the benchmarks share; see bench.h. */
-#include "bench.h"
-
-#include "codec.h"
-#include "timefmt.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -24,10 +19,14 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define STEPS BENCH_STEPS
-#define RID_BASE BENCH_RID_BASE
+#include "bench.h"
+#include "codec.h"
+#include "timefmt.h"
+
+#define STEPS           BENCH_STEPS
+#define RID_BASE        BENCH_RID_BASE
 #define RID_PLACEHOLDER (RID_BASE | 0x0123456789ABull)
-#define DIGITS 10
+#define DIGITS          10
 
 const char *bench_prog = "bench";
 
@@ -59,7 +58,7 @@ static void on_signal(int sig)
 
 void bench_on_interrupt(void (*cleanup)(void))
 {
-    struct sigaction sa = {.sa_handler = on_signal};
+    struct sigaction sa = { .sa_handler = on_signal };
     sigemptyset(&sa.sa_mask);
     interrupt_cleanup = cleanup;
     sigaction(SIGINT, &sa, NULL);
@@ -80,11 +79,10 @@ void bench_check_interrupt(void)
 
 /* ---------- the events ---------- */
 
-
 /* A land-use-right transfer as the one-stop desk and the agencies report it.
  * Status events carry the full dossier snapshot (applicant, two attachments
  * with sha256, the land data), as department systems send it. */
-static const int plan[STEPS] = {1, 2, 4, 6, 0 /* tax notice result */, 9, 10};
+static const int plan[STEPS] = { 1, 2, 4, 6, 0 /* tax notice result */, 9, 10 };
 
 static char t_received[40], t_due[40], t_occurred[STEPS][40], t_finished[40], t_returned[40],
     t_issued[40];
@@ -121,7 +119,6 @@ static size_t find(const uint8_t *hay, size_t n, const void *needle, size_t m)
     return (size_t)(p - hay);
 }
 
-
 void bench_build_tmpl(bench_tmpl *t, const char *nonce, int cli, int step)
 {
     char event_id[96], dossier[96], ph[DIGITS + 1];
@@ -137,13 +134,18 @@ void bench_build_tmpl(bench_tmpl *t, const char *nonce, int cli, int step)
     Lienthong__V1__Applicant ap = LIENTHONG__V1__APPLICANT__INIT;
     Lienthong__V1__Attachment a1 = LIENTHONG__V1__ATTACHMENT__INIT,
                               a2 = LIENTHONG__V1__ATTACHMENT__INIT;
-    Lienthong__V1__Attachment *atts[2] = {&a1, &a2};
-    static const char *const keys[] = {"parcel_no", "map_sheet_no", "area_m2", "land_use_purpose",
-                                       "address", "transfer_price_vnd", "transferee_id_type",
-                                       "certificate_no"};
-    static const char *const vals[] = {"1284", "37", "86.5", "ODT (đất ở tại đô thị)",
-                                       "18 Nguyễn Huệ, Phường Bến Nghé, Quận 1, TP. Hồ Chí Minh",
-                                       "2450000000", "CCCD", "CS 04512"};
+    Lienthong__V1__Attachment *atts[2] = { &a1, &a2 };
+    static const char *const keys[] = { "parcel_no",          "map_sheet_no",  "area_m2",
+                                        "land_use_purpose",   "address",       "transfer_price_vnd",
+                                        "transferee_id_type", "certificate_no" };
+    static const char *const vals[] = { "1284",
+                                        "37",
+                                        "86.5",
+                                        "ODT (đất ở tại đô thị)",
+                                        "18 Nguyễn Huệ, Phường Bến Nghé, Quận 1, TP. Hồ Chí Minh",
+                                        "2450000000",
+                                        "CCCD",
+                                        "CS 04512" };
     Lienthong__V1__DossierStatus__DataEntry de[8];
     Lienthong__V1__DossierStatus__DataEntry *dep[8];
     Lienthong__V1__Result__DataEntry re[3];
@@ -169,9 +171,9 @@ void bench_build_tmpl(bench_tmpl *t, const char *nonce, int cli, int step)
         res.has_amount = true;
         res.amount = 49000000;
         res.issued_at = t_issued;
-        static const char *const rk[] = {"personal_income_tax_vnd", "registration_fee_vnd",
-                                         "notice_no"};
-        static const char *const rv[] = {"49000000", "12250000", "78123/TB-CT"};
+        static const char *const rk[] = { "personal_income_tax_vnd", "registration_fee_vnd",
+                                          "notice_no" };
+        static const char *const rv[] = { "49000000", "12250000", "78123/TB-CT" };
         for (int i = 0; i < 3; i++) {
             lienthong__v1__result__data_entry__init(&re[i]);
             re[i].key = (char *)rk[i];
@@ -490,7 +492,7 @@ void bench_measure(bench_run *r, pid_t server_pid, const char *data_dir, bench_r
 int bench_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     socklen_t len = sizeof(a);
     if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
         getsockname(fd, (struct sockaddr *)&a, &len) < 0)
@@ -505,9 +507,9 @@ bool bench_wait_tcp(int port, int timeout_ms)
     while (bench_now_ns() < deadline) {
         bench_check_interrupt();
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET,
-                                .sin_port = htons((uint16_t)port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        struct sockaddr_in a = { .sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
         if (fd >= 0)
             close(fd);
@@ -522,7 +524,7 @@ bool bench_wait_tcp(int port, int timeout_ms)
 static int notify_socket(const char *path)
 {
     int ns = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof(sa.sun_path))
         bench_die("path too long for a unix socket", path);
     memcpy(sa.sun_path, path, strlen(path) + 1);
@@ -538,7 +540,7 @@ static void wait_ready(int ns, bench_daemon *d)
     uint64_t deadline = bench_now_ns() + 10000000000ull;
     bool ready = false;
     while (!ready && bench_now_ns() < deadline) {
-        struct pollfd p = {.fd = ns, .events = POLLIN};
+        struct pollfd p = { .fd = ns, .events = POLLIN };
         if (poll(&p, 1, 100) > 0) {
             char buf[4096];
             ssize_t n = recv(ns, buf, sizeof(buf) - 1, 0);

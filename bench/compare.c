@@ -8,9 +8,6 @@
  * each grid point so that machine drift hits them alike. Prints one table
  * (stdout), progress on stderr, and writes the rows as JSON.
  * Not a test: `make bench` runs it. See bench/README.md. */
-#include "bench.h"
-#include "peers.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -23,12 +20,15 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "bench.h"
+#include "peers.h"
+
 #define MAX_POINTS 16
 #define MAX_ROUNDS 9
 
 enum { SYS_LT, SYS_REDIS, SYS_NATS, SYS_COUNT };
-static const char *const sys_name[SYS_COUNT] = {"lienthong", "redis-always", "nats-js"};
-static const char *const sys_fsync[SYS_COUNT] = {"yes", "yes", "no"};
+static const char *const sys_name[SYS_COUNT] = { "lienthong", "redis-always", "nats-js" };
+static const char *const sys_fsync[SYS_COUNT] = { "yes", "yes", "no" };
 
 typedef struct point {
     int clients, window;
@@ -58,15 +58,15 @@ static void cleanup(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: bench-compare [--events N] [--rounds R] [--grid CxW,...] [--systems lienthong,redis,nats]\n"
-            "                     [--json PATH] [--daemon PATH] [--dir DIR] [--ipc]\n"
-            "                     [--timeout-ms MS]\n"
-            "  --events N: events per system, grid point and round (default 10000)\n"
-            "  --rounds R: repeat the grid R times (default 3), systems rotated; medians kept\n"
-            "  --grid: default 1x1,8x1,4x64,8x64\n"
-            "  --json: default bench/results/latest.json (directory created)\n"
-            "  --ipc: lienthong over ipc instead of tcp loopback (the peers are tcp)\n");
+    fprintf(f, "usage: bench-compare [--events N] [--rounds R] [--grid CxW,...] [--systems "
+               "lienthong,redis,nats]\n"
+               "                     [--json PATH] [--daemon PATH] [--dir DIR] [--ipc]\n"
+               "                     [--timeout-ms MS]\n"
+               "  --events N: events per system, grid point and round (default 10000)\n"
+               "  --rounds R: repeat the grid R times (default 3), systems rotated; medians kept\n"
+               "  --grid: default 1x1,8x1,4x64,8x64\n"
+               "  --json: default bench/results/latest.json (directory created)\n"
+               "  --ipc: lienthong over ipc instead of tcp loopback (the peers are tcp)\n");
 }
 
 static int parse_grid(const char *s, point *pts)
@@ -81,15 +81,15 @@ static int parse_grid(const char *s, point *pts)
             fprintf(stderr, "bench-compare: bad grid point '%s' (want CxW, e.g. 8x64)\n", tok);
             exit(2);
         }
-        pts[n++] = (point){c, w};
+        pts[n++] = (point){ c, w };
     }
     free(copy);
     return n;
 }
 
 /* Write the rows as a JSON array to path, creating its directory. */
-static void write_json(const char *path, const row *rows, int n, const char *date,
-                       const char *host, uint64_t events)
+static void write_json(const char *path, const row *rows, int n, const char *date, const char *host,
+                       uint64_t events)
 {
     char *copy = strdup(path);
     char *dir = dirname(copy);
@@ -110,11 +110,12 @@ static void write_json(const char *path, const row *rows, int n, const char *dat
         fprintf(f,
                 "  {\"system\": \"%s\", \"clients\": %d, \"window\": %d, \"fsync_per_ack\": %s, "
                 "\"events_per_s\": %.0f, \"p50_us\": %.0f, \"p99_us\": %.0f, \"p999_us\": %.0f, "
-                "\"events\": %" PRIu64 ", \"rate_spread\": %.2f, \"date\": \"%s\", \"host\": \"%s\", "
+                "\"events\": %" PRIu64
+                ", \"rate_spread\": %.2f, \"date\": \"%s\", \"host\": \"%s\", "
                 "\"cpus\": %ld}%s\n",
                 sys_name[r->sys], r->p.clients, r->p.window,
-                strcmp(sys_fsync[r->sys], "yes") ? "false" : "true", r->res.rate,
-                r->res.p50 * 1e3, r->res.p99 * 1e3, r->res.p999 * 1e3, events, r->spread, date, host,
+                strcmp(sys_fsync[r->sys], "yes") ? "false" : "true", r->res.rate, r->res.p50 * 1e3,
+                r->res.p99 * 1e3, r->res.p999 * 1e3, events, r->spread, date, host,
                 sysconf(_SC_NPROCESSORS_ONLN), i + 1 < n ? "," : "");
     }
     fprintf(f, "]\n");
@@ -148,15 +149,16 @@ static void print_table(const row *rows, int n)
             snprintf(cpu, sizeof(cpu), "%.1f", r->res.server_cpu_us);
         if (r->res.commits > 0)
             snprintf(evc, sizeof(evc), "%.1f", (double)r->res.events / r->res.commits);
-        printf("%-13s %8s %6s %10.0f %8.0f %8.0f %9.0f %8s %8s %9s %9s %6.0f%%\n",
-               sys_name[r->sys], cw, sys_fsync[r->sys], r->res.rate, r->res.p50 * 1e3,
-               r->res.p99 * 1e3, r->res.p999 * 1e3, rr, pr, cpu, evc, 100 * r->spread);
+        printf("%-13s %8s %6s %10.0f %8.0f %8.0f %9.0f %8s %8s %9s %9s %6.0f%%\n", sys_name[r->sys],
+               cw, sys_fsync[r->sys], r->res.rate, r->res.p50 * 1e3, r->res.p99 * 1e3,
+               r->res.p999 * 1e3, rr, pr, cpu, evc, 100 * r->spread);
     }
-    printf("  fsync = an acknowledgement means the event was fsynced. NATS 2.9 acknowledges a\n"
-           "  publish before any fsync (it syncs every 2 min): its acks are not durable ones.\n"
-           "  rate/lt, p99/lt = the row's figure divided by lienthong's at the same C,W.\n"
-           "  srv-CPU = server CPU us per event (all threads); ev/commit = events per LMDB commit;\n"
-           "  spread = (max - min) / median of events/s over the rounds. Every figure is a median.\n");
+    printf(
+        "  fsync = an acknowledgement means the event was fsynced. NATS 2.9 acknowledges a\n"
+        "  publish before any fsync (it syncs every 2 min): its acks are not durable ones.\n"
+        "  rate/lt, p99/lt = the row's figure divided by lienthong's at the same C,W.\n"
+        "  srv-CPU = server CPU us per event (all threads); ev/commit = events per LMDB commit;\n"
+        "  spread = (max - min) / median of events/s over the rounds. Every figure is a median.\n");
 }
 
 /* Issue 4's targets, from the rows that exist. */
@@ -172,7 +174,8 @@ static void print_targets(const row *rows, int n, const point *pts, int npts)
             continue;
         if (c == 8 && w == 64 && rd)
             printf("  (8,64) lienthong >= 2x redis-always: %s (%.2fx)\n",
-                   lt->res.rate >= 2 * rd->res.rate ? "met" : "MISSED", lt->res.rate / rd->res.rate);
+                   lt->res.rate >= 2 * rd->res.rate ? "met" : "MISSED",
+                   lt->res.rate / rd->res.rate);
         if (c == 8 && w == 64 && na)
             printf("  (8,64) lienthong >= nats-js: %s (%.2fx)\n",
                    lt->res.rate >= na->res.rate ? "met" : "MISSED", lt->res.rate / na->res.rate);
@@ -215,8 +218,12 @@ static void median(const bench_result *v, int n, bench_result *ret, double *ret_
 static void run_one(int sys, point p, uint64_t events, const char *daemon, bool ipc, int timeout_ms,
                     void *zctx, const char *dir, bench_result *res)
 {
-    bench_run r = {.zctx = zctx, .clients = p.clients, .window = p.window,
-                   .per_dossier = BENCH_STEPS, .events = events, .timeout_ms = timeout_ms};
+    bench_run r = { .zctx = zctx,
+                    .clients = p.clients,
+                    .window = p.window,
+                    .per_dossier = BENCH_STEPS,
+                    .events = events,
+                    .timeout_ms = timeout_ms };
     snprintf(r.nonce, sizeof(r.nonce), "%08x", (unsigned)(bench_now_ns() ^ (uint64_t)getpid()));
     char label[64];
     snprintf(label, sizeof(label), "%s C=%d,W=%d", sys_name[sys], p.clients, p.window);
@@ -282,8 +289,8 @@ int main(int argc, char **argv)
     }
     point pts[MAX_POINTS];
     int npts = parse_grid(grid, pts);
-    bool want[SYS_COUNT] = {strstr(systems, "lienthong") != NULL, strstr(systems, "redis") != NULL,
-                            strstr(systems, "nats") != NULL};
+    bool want[SYS_COUNT] = { strstr(systems, "lienthong") != NULL, strstr(systems, "redis") != NULL,
+                             strstr(systems, "nats") != NULL };
     if (!daemon) {
         char *copy = strdup(argv[0]);
         snprintf(daemon_path, sizeof(daemon_path), "%s/lienthongd", dirname(copy));
@@ -306,12 +313,14 @@ int main(int argc, char **argv)
     time_t now = time(NULL);
     strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %Z", gmtime(&now));
     printf("bench-compare  %s  host %s  %ld CPUs\n", date, host, sysconf(_SC_NPROCESSORS_ONLN));
-    printf("servers: lienthongd (%s, %s loopback, two-key config), redis-server (appendonly yes, "
-           "appendfsync always, no RDB),\n         nats-server -js (file storage, stream LT), each in "
-           "a fresh dir under %s\n         on %s\n",
-           daemon, ipc ? "ipc" : "tcp", live.base, fs);
+    printf(
+        "servers: lienthongd (%s, %s loopback, two-key config), redis-server (appendonly yes, "
+        "appendfsync always, no RDB),\n         nats-server -js (file storage, stream LT), each in "
+        "a fresh dir under %s\n         on %s\n",
+        daemon, ipc ? "ipc" : "tcp", live.base, fs);
     if (strstr(fs, "tmpfs") || strstr(fs, "ramfs"))
-        printf("WARNING: temp dir on a RAM filesystem: fsync is free, figures are not durable ones\n");
+        printf(
+            "WARNING: temp dir on a RAM filesystem: fsync is free, figures are not durable ones\n");
     printf("events: %" PRIu64 " per system, grid point and round, ~1 KB each (the same Submission "
            "bytes for all);\n        %d rounds, systems in rotated order, medians shown\n\n",
            events, rounds);

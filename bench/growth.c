@@ -9,14 +9,11 @@
  * --replay events (default 1M) one subscriber replays the log from EARLIEST
  * (proto/lienthong/v1/stream.proto): records/s.
  * Not a test: `make bench` runs it. See bench/README.md. */
-#include "bench.h"
-#include "lienthong/v1/stream.pb-c.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
-#include <signal.h>
 #include <lmdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +23,12 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define MAX_SIZES 8
+#include "bench.h"
+#include "lienthong/v1/stream.pb-c.h"
+
+#define MAX_SIZES     8
 #define REPLAY_CREDIT 100000 /* also the daemon's streams.max_credit */
-#define REPLAY_BATCH 5000    /* re-grant credit and ack every this many records */
+#define REPLAY_BATCH  5000   /* re-grant credit and ack every this many records */
 
 typedef struct mem {
     double rss_mb, mdb_mb, anon_mb; /* total RSS, RSS of data.mdb's mapping, anonymous */
@@ -82,7 +82,7 @@ static uint64_t parse_size(const char *tok)
 /* RSS of pid from /proc/pid/smaps: all, data.mdb's mapping, anonymous. */
 static mem read_mem(pid_t pid)
 {
-    mem m = {0};
+    mem m = { 0 };
     char path[64], line[1024];
     snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
     FILE *f = fopen(path, "r");
@@ -326,10 +326,11 @@ static void print_rows(const size_row *rows, int n)
                r->res.p999 * 1e3, r->res.rate / rows[0].res.rate, r->res.p99 / rows[0].res.p99,
                r->after.rss_mb, r->after.mdb_mb, r->after.anon_mb, r->bytes_per_event);
     }
-    printf("  stored = events in the store before the run (bench-load); rate/0, p99/0 = against\n"
-           "  the first size; RSS after the run, split into data.mdb's mapped pages (page cache,\n"
-           "  shared, reclaimable) and anonymous memory (heap, stacks); B/event = map in use / log\n"
-           "  entries. Anonymous right after start, for comparison:");
+    printf(
+        "  stored = events in the store before the run (bench-load); rate/0, p99/0 = against\n"
+        "  the first size; RSS after the run, split into data.mdb's mapped pages (page cache,\n"
+        "  shared, reclaimable) and anonymous memory (heap, stacks); B/event = map in use / log\n"
+        "  entries. Anonymous right after start, for comparison:");
     for (int i = 0; i < n; i++)
         printf(" %.1f", rows[i].before.anon_mb);
     printf(" MB\n");
@@ -394,12 +395,14 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--keep"))
             keep = true;
         else {
-            fprintf(stderr,
-                    "usage: bench-growth [--growth 0,1M,10M] [--events N] [--repeat R] [--replay N|0]\n"
-                    "                    [--daemon PATH] [--dir DIR] [--json PATH] [--keep]\n"
-                    "  each size: a store bulk-loaded with that many events, then (C=8,W=64)\n"
-                    "  with --events (default 30000), R times (default 3, medians kept); --replay: replay on the first store with\n"
-                    "  at least N events (default 1M, 0: never)\n");
+            fprintf(
+                stderr,
+                "usage: bench-growth [--growth 0,1M,10M] [--events N] [--repeat R] [--replay N|0]\n"
+                "                    [--daemon PATH] [--dir DIR] [--json PATH] [--keep]\n"
+                "  each size: a store bulk-loaded with that many events, then (C=8,W=64)\n"
+                "  with --events (default 30000), R times (default 3, medians kept); --replay: "
+                "replay on the first store with\n"
+                "  at least N events (default 1M, 0: never)\n");
             return 2;
         }
     }
@@ -449,13 +452,19 @@ int main(int argc, char **argv)
         }
         uint64_t map_mb = (list[i] + events) * 1600 / 1048576 + 2048;
         snprintf(yaml, sizeof(yaml),
-                 "store:\n  map_size_mb: %" PRIu64 "\nstreams:\n  endpoint: \"ipc://%s/stream.sock\"\n"
+                 "store:\n  map_size_mb: %" PRIu64
+                 "\nstreams:\n  endpoint: \"ipc://%s/stream.sock\"\n"
                  "  max_credit: %d",
                  map_mb, dir, REPLAY_CREDIT);
         bench_daemon_start(daemon, dir, true, yaml, &live.d);
         r->before = read_mem(live.d.pid);
-        bench_run run = {.zctx = zctx, .endpoint = live.d.endpoint, .clients = 8, .window = 64,
-                         .per_dossier = BENCH_STEPS, .events = events, .timeout_ms = timeout_ms};
+        bench_run run = { .zctx = zctx,
+                          .endpoint = live.d.endpoint,
+                          .clients = 8,
+                          .window = 64,
+                          .per_dossier = BENCH_STEPS,
+                          .events = events,
+                          .timeout_ms = timeout_ms };
         char label[64];
         snprintf(label, sizeof(label), "C=8,W=64 on %" PRIu64 " stored", list[i]);
         measure_median(&run, live.d.pid, live.d.data_dir, repeat, &r->res, label);

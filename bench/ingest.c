@@ -12,9 +12,6 @@
  *
  * Not a test: it is built with everything and run by hand or `make bench`.
  * See bench/README.md for the figures and what bounds them. */
-#include "bench.h"
-#include "codec.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -30,18 +27,21 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define STEPS BENCH_STEPS
+#include "bench.h"
+#include "codec.h"
+
+#define STEPS       BENCH_STEPS
 #define MAX_CLIENTS BENCH_MAX_CLIENTS
 
 typedef struct options {
     const char *daemon;
-    const char *dir;        /* parent of the temp dir */
-    const char *endpoint;   /* use a running daemon instead of starting one */
-    const char *yaml;       /* extra config text appended to the generated config */
+    const char *dir;      /* parent of the temp dir */
+    const char *endpoint; /* use a running daemon instead of starting one */
+    const char *yaml;     /* extra config text appended to the generated config */
     bool tcp, keep, no_peers;
     uint64_t events;
-    int clients, window;    /* 0: the three default configurations */
-    int per_dossier;        /* events per dossier, 1..STEPS */
+    int clients, window; /* 0: the three default configurations */
+    int per_dossier;     /* events per dossier, 1..STEPS */
     int timeout_ms;
 } options;
 
@@ -73,7 +73,8 @@ static void *echo_main(void *arg)
         rep.outcome = LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED;
         rep.seq = ++seq;
         int len = lt_codec_encode_reply(&rep, out, sizeof(out));
-        if (zmq_msg_send(&id, e->sock, ZMQ_SNDMORE) < 0 || zmq_send(e->sock, out, (size_t)len, 0) < 0)
+        if (zmq_msg_send(&id, e->sock, ZMQ_SNDMORE) < 0 ||
+            zmq_send(e->sock, out, (size_t)len, 0) < 0)
             zmq_msg_close(&id);
         zmq_msg_close(&m);
     }
@@ -142,15 +143,16 @@ static void fdatasync_floor(const char *dir, double *p50, double *p99)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: bench-ingest [--events N] [--clients C --window W] [--per-dossier K]\n"
-            "                    [--daemon PATH | --endpoint EP] [--dir DIR] [--tcp]\n"
-            "                    [--yaml TEXT] [--no-peers] [--keep] [--timeout-ms MS]\n"
-            "  Without --clients/--window: runs (C=1,W=1), (C=4,W=64), (C=8,W=64), each on a\n"
-            "  fresh store. --per-dossier K (1-%d, default %d): events per dossier following\n"
-            "  the state machine (1,2,4,6,tax bench_result,9,10). --yaml appends config text, e.g.\n"
-            "  --yaml $'batch:\\n  max_wait_us: 200'. --endpoint uses a running daemon.\n",
-            STEPS, STEPS);
+    fprintf(
+        f,
+        "usage: bench-ingest [--events N] [--clients C --window W] [--per-dossier K]\n"
+        "                    [--daemon PATH | --endpoint EP] [--dir DIR] [--tcp]\n"
+        "                    [--yaml TEXT] [--no-peers] [--keep] [--timeout-ms MS]\n"
+        "  Without --clients/--window: runs (C=1,W=1), (C=4,W=64), (C=8,W=64), each on a\n"
+        "  fresh store. --per-dossier K (1-%d, default %d): events per dossier following\n"
+        "  the state machine (1,2,4,6,tax bench_result,9,10). --yaml appends config text, e.g.\n"
+        "  --yaml $'batch:\\n  max_wait_us: 200'. --endpoint uses a running daemon.\n",
+        STEPS, STEPS);
 }
 
 static void print_row(const char *label, const bench_result *r)
@@ -172,7 +174,7 @@ static void print_row(const char *label, const bench_result *r)
 int main(int argc, char **argv)
 {
     bench_prog = "bench-ingest";
-    options o = {.events = 200000, .per_dossier = STEPS, .timeout_ms = 30000};
+    options o = { .events = 200000, .per_dossier = STEPS, .timeout_ms = 30000 };
     static char daemon_path[4096];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -230,7 +232,9 @@ int main(int argc, char **argv)
     if (!mkdtemp(base))
         bench_die(base, strerror(errno));
 
-    struct { int c, w; } cfgs[3] = {{1, 1}, {4, 64}, {8, 64}};
+    struct {
+        int c, w;
+    } cfgs[3] = { { 1, 1 }, { 4, 64 }, { 8, 64 } };
     int ncfg = 3;
     if (o.clients) {
         cfgs[0].c = o.clients;
@@ -278,12 +282,16 @@ int main(int argc, char **argv)
     bench_result res[3];
     void *zctx = zmq_ctx_new();
     for (int k = 0; k < ncfg; k++) {
-        bench_run r = {.timeout_ms = o.timeout_ms, .zctx = zctx, .clients = cfgs[k].c, .window = cfgs[k].w,
-                 .per_dossier = o.per_dossier, .events = o.events};
+        bench_run r = { .timeout_ms = o.timeout_ms,
+                        .zctx = zctx,
+                        .clients = cfgs[k].c,
+                        .window = cfgs[k].w,
+                        .per_dossier = o.per_dossier,
+                        .events = o.events };
         snprintf(r.nonce, sizeof(r.nonce), "%08x", (unsigned)(bench_now_ns() ^ (uint64_t)getpid()));
         char label[32];
         snprintf(label, sizeof(label), "C=%d,W=%d", r.clients, r.window);
-        bench_daemon d = {0};
+        bench_daemon d = { 0 };
         if (o.endpoint) {
             r.endpoint = o.endpoint;
         } else {
@@ -311,8 +319,13 @@ int main(int argc, char **argv)
         echo e;
         echo_start(&e, ep);
         bench_result er1, er8;
-        bench_run r1 = {.timeout_ms = o.timeout_ms, .zctx = zctx, .endpoint = ep, .clients = 1, .window = 1,
-                  .per_dossier = o.per_dossier, .events = o.events < 50000 ? o.events : 50000};
+        bench_run r1 = { .timeout_ms = o.timeout_ms,
+                         .zctx = zctx,
+                         .endpoint = ep,
+                         .clients = 1,
+                         .window = 1,
+                         .per_dossier = o.per_dossier,
+                         .events = o.events < 50000 ? o.events : 50000 };
         snprintf(r1.nonce, sizeof(r1.nonce), "echo0001");
         bench_measure(&r1, 0, NULL, &er1, "echo C=1,W=1");
         bench_run r8 = r1;
@@ -359,4 +372,3 @@ int main(int argc, char **argv)
         bench_rm_tree(base);
     return 0;
 }
-

@@ -7,19 +7,19 @@
  * started on the directory. Event ids use their own nonce, so a bench run on
  * the loaded store never collides with them.
  * Not a test. Usage: bench-load --dir DIR --events N [--map-mb M] [--txn K] */
-#include "apply.h"
-#include "bench.h"
-#include "codec.h"
-#include "config.h"
-#include "store.h"
-#include "timefmt.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "apply.h"
+#include "bench.h"
+#include "codec.h"
+#include "config.h"
+#include "store.h"
+#include "timefmt.h"
 
 /* Open the store in dir/data as the daemon would with a config of the two
  * required keys and store.map_size_mb. */
@@ -39,10 +39,10 @@ static void open_store(const char *dir, long long map_mb, lt_config **ret_cfg, l
     const lt_config *cfg = *ret_cfg;
     if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST)
         bench_die(cfg->data_dir, strerror(errno));
-    lt_store_opts so = {.dir = cfg->data_dir,
-                        .map_size = (uint64_t)cfg->map_size_mb << 20,
-                        .max_readers = (unsigned)cfg->max_readers,
-                        .flags = cfg->store_flags};
+    lt_store_opts so = { .dir = cfg->data_dir,
+                         .map_size = (uint64_t)cfg->map_size_mb << 20,
+                         .max_readers = (unsigned)cfg->max_readers,
+                         .flags = cfg->store_flags };
     int r = lt_store_open(&so, ret, NULL, &d);
     if (r < 0) {
         lt_diag_format(&d, msg, sizeof(msg));

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define NATS_SUBJECT "lt.events"
-#define REDIS_KEY "lt:events"
+#define REDIS_KEY    "lt:events"
 
 /* fork + exec argv with stdout and stderr to s->log. */
 static void spawn(bench_server *s, char *const argv[])
@@ -62,10 +62,26 @@ void bench_redis_start(const char *dir, bench_server *s)
     prepare("redis", dir, s);
     char port[16];
     snprintf(port, sizeof(port), "%d", s->port);
-    char *const argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1",
-                          "--dir", s->dir, "--appendonly", "yes", "--appendfsync", "always",
-                          "--save", "", "--daemonize", "no", "--protected-mode", "no",
-                          "--logfile", "", NULL};
+    char *const argv[] = { "redis-server",
+                           "--port",
+                           port,
+                           "--bind",
+                           "127.0.0.1",
+                           "--dir",
+                           s->dir,
+                           "--appendonly",
+                           "yes",
+                           "--appendfsync",
+                           "always",
+                           "--save",
+                           "",
+                           "--daemonize",
+                           "no",
+                           "--protected-mode",
+                           "no",
+                           "--logfile",
+                           "",
+                           NULL };
     spawn(s, argv);
     snprintf(s->url, sizeof(s->url), "127.0.0.1:%d", s->port);
     wait_listening(s);
@@ -97,7 +113,7 @@ void bench_nats_start(const char *dir, bench_server *s)
             "  max_file_store: 64GB\n}\n",
             s->port, s->dir);
     fclose(f);
-    char *const argv[] = {"nats-server", "-c", conf, NULL};
+    char *const argv[] = { "nats-server", "-c", conf, NULL };
     spawn(s, argv);
     snprintf(s->url, sizeof(s->url), "nats://127.0.0.1:%d", s->port);
     wait_listening(s);
@@ -107,7 +123,7 @@ void bench_nats_start(const char *dir, bench_server *s)
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     jsStreamConfig sc;
-    const char *subjects[] = {NATS_SUBJECT};
+    const char *subjects[] = { NATS_SUBJECT };
     natsStatus st = natsConnection_ConnectTo(&nc, s->url);
     if (st == NATS_OK)
         st = natsConnection_JetStream(&js, nc, NULL);
@@ -175,7 +191,8 @@ void *bench_redis_client(void *arg)
     bench_client *c = arg;
     bench_run *r = c->r;
     const bench_server *srv = r->sys;
-    struct timeval tv = {.tv_sec = r->timeout_ms / 1000, .tv_usec = (r->timeout_ms % 1000) * 1000};
+    struct timeval tv = { .tv_sec = r->timeout_ms / 1000,
+                          .tv_usec = (r->timeout_ms % 1000) * 1000 };
     redisContext *rc = redisConnectWithTimeout("127.0.0.1", srv->port, tv);
     uint8_t buf[4096];
     if (!rc || rc->err) {
@@ -260,7 +277,7 @@ void *bench_nats_client(void *arg)
     bench_client *c = arg;
     bench_run *r = c->r;
     const bench_server *srv = r->sys;
-    nats_cli n = {.c = c};
+    nats_cli n = { .c = c };
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
     jsOptions jo;
