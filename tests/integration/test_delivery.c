@@ -34,7 +34,11 @@
  *                dossier, delivered to the portal after the dossier's
  *                statuses, and never routed back to tax itself.
  *
- * Any of them alone: test_delivery burst|down|permanent|retry|restart|pause|blip|reply.
+ *  i) slow:     every portal reply comes after timeout_ms: the late OKs
+ *                complete their deliveries, retries go under the same key
+ *                (repeat=1), order kept.
+ *
+ * Any of them alone: test_delivery burst|down|permanent|retry|restart|pause|blip|reply|slow.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -1059,6 +1063,39 @@ static void test_reply(void)
            DOSSIERS);
 }
 
+/* ---- i) an agency slower than the timeout: late replies ---- */
+
+static void test_slow(void)
+{
+    enum { DOSSIERS = 10, EVENTS = 2 };
+    lt_h h;
+    /* every reply comes 150 ms after the attempt timed out */
+    setup(&h, "dlv-slow", FAST,
+          "window: 8, timeout_ms: 300, backoff_initial_ms: 100, backoff_max_ms: 1000");
+    lt_h_sim land = { 0 }, portal = { 0 };
+    watch(&h, &land, &portal);
+    lt_h_sim_start(&h, &land, "land", NULL);
+    lt_h_sim_start(&h, &portal, "portal", "--latency-ms 450");
+    lt_h_start(&h);
+    publish(&h, OW, "W", DOSSIERS, EVENTS);
+    int total = DOSSIERS * EVENTS;
+    wait_firsts(&portal, total, 20000);
+    wait_delivered(&h, "portal", total, 10000);
+    usleep(300000);
+    static unsigned char want[MAX_SEQ];
+    all_want(OW, want, 1);
+    sim_stats sp = check_sim(&portal, OW, want);
+    lt_h_check(sp.lines == total + sp.repeats, "portal: %d requests, %d repeats", sp.lines,
+               sp.repeats);
+    lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM did not exit 0");
+    lt_h_sim_stop(&land);
+    lt_h_sim_stop(&portal);
+    lt_h_free(&h);
+    printf("ok slow: %d delivered though every reply came after the timeout (%d repeats, "
+           "all repeat=1)\n",
+           total, sp.repeats);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1083,6 +1120,8 @@ int main(int argc, char **argv)
         test_blip();
     if (!only || !strcmp(only, "reply"))
         test_reply();
+    if (!only || !strcmp(only, "slow"))
+        test_slow();
     free(OW);
     printf("ok delivery in %" PRId64 " ms\n", mono_ms() - t0);
     return 0;
