@@ -32,6 +32,7 @@
 #define HTTP_ANSWER_MAX (1u << 20) /* a portal answer is a few hundred bytes */
 #define HTTP_FRAME_MAX  (4u << 20)
 #define SESSION_MAX     1024
+#define MEMO_SLOTS      65536 /* dossiers whose last synced status is remembered */
 
 const lt_link_ops lt_link_http_ops;
 
@@ -79,6 +80,14 @@ typedef struct worker {
     char auth_msg[256];
     jlist ready, waiting;
     call *calls; /* in flight */
+    /* The status last synced per dossier (hash of the code; a collision forgets the older one):
+     * a result carries no status, and the state handed to the adapter may be newer than the
+     * result, so this is what the portal is told the dossier stands at. Lost on restart: then
+     * the result's times decide (portal_json.h). */
+    struct memo {
+        uint64_t hash;
+        int status;
+    } *memo;
     double tokens;
     int64_t tokens_ms;
     bool stop;
@@ -250,6 +259,27 @@ static int start_call(worker *w, call_kind kind, job *j, const char *url, char *
     return 0;
 }
 
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h | 1;
+}
+
+static int memo_get(const worker *w, const char *code)
+{
+    uint64_t h = fnv(code);
+    const struct memo *m = &w->memo[h % MEMO_SLOTS];
+    return m->hash == h ? m->status : 0;
+}
+
+static void memo_set(worker *w, const char *code, int status)
+{
+    uint64_t h = fnv(code);
+    w->memo[h % MEMO_SLOTS] = (struct memo){ h, status };
+}
+
 /* Start j's next call with the current session. Returns 0 or -ENOMEM. */
 static int start_job_call(worker *w, job *j, int64_t now)
 {
@@ -258,7 +288,8 @@ static int start_job_call(worker *w, job *j, int64_t now)
     int r;
 
     if (j->next == CALL_SYNC)
-        r = lt_portal_sync_body(w->a, w->session, ps, &body, what, sizeof(what));
+        r = lt_portal_sync_body(w->a, w->session, ps, memo_get(w, ps->dossier_code), &body, what,
+                                sizeof(what));
     else
         r = lt_portal_progress_body(w->a, w->session, ps, now / 1000, &body, what, sizeof(what));
     if (r < 0)
@@ -371,6 +402,8 @@ static void job_call_done(worker *w, call *c, lt_portal_class cl, const char *ms
 
     if (cl == LT_PORTAL_OK) {
         append(j->summary, sizeof(j->summary), c->what, msg);
+        if (c->kind == CALL_SYNC && j->req->portal_sync->has_status)
+            memo_set(w, j->req->portal_sync->dossier_code, (int)j->req->portal_sync->status);
         if (c->kind == CALL_SYNC && j->req->portal_sync->has_status) {
             j->next = CALL_PROGRESS;
             jpush(&w->ready, j);
@@ -538,6 +571,7 @@ static void worker_cleanup(worker *w)
         memset(w->password, 0, strlen(w->password));
         free(w->password);
     }
+    free(w->memo);
     free(w->url_login);
     free(w->url_sync);
     free(w->url_progress);
@@ -628,7 +662,7 @@ static int link_http_open(const lt_config_agency *a, void *zctx, lt_link **ret, 
         !(w->url_sync = join(a->url, a->sync_path)) ||
         !(w->url_progress = join(a->url, a->progress_path)) ||
         !(w->headers = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8")) ||
-        !(w->multi = curl_multi_init()))
+        !(w->multi = curl_multi_init()) || !(w->memo = calloc(MEMO_SLOTS, sizeof(*w->memo))))
         goto fail;
     snprintf(ep, sizeof(ep), "inproc://lt-link-http-%p", (void *)l);
     int linger = 0;

@@ -45,10 +45,12 @@ static const char *date_of(const char *s, char *buf, size_t size)
     return buf;
 }
 
-int lt_portal_status(const Lienthong__V1__PortalSync *ps)
+int lt_portal_status(const Lienthong__V1__PortalSync *ps, int last)
 {
     if (ps->has_status && ps->status >= 1 && ps->status <= 10)
         return (int)ps->status;
+    if (last >= 1 && last <= 10)
+        return last;
     if (ps->returned_at && ps->returned_at[0])
         return LIENTHONG__V1__STATUS__RESULT_RETURNED;
     if (ps->finished_at && ps->finished_at[0])
@@ -70,7 +72,7 @@ int lt_portal_check(const lt_config_agency *a, const Lienthong__V1__PortalSync *
     const char *code = ps->dossier_code ? ps->dossier_code : "(none)";
     int64_t rec, fin = 0, ret = 0;
     bool has_fin = sync_time(ps->finished_at, &fin), has_ret = sync_time(ps->returned_at, &ret);
-    int st = lt_portal_status(ps);
+    int st = lt_portal_status(ps, 0);
 
     if (!ps->dossier_code || !ps->dossier_code[0])
         return lt_diag_set(reterr, LT_ERR_INVALID, 0, "MaHoSo", "dossier has no code");
@@ -229,7 +231,7 @@ static const char *unit_of(const lt_config_agency *a, const Lienthong__V1__Porta
 }
 
 static int fill_dossier(json_object *d, const lt_config_agency *a,
-                        const Lienthong__V1__PortalSync *ps)
+                        const Lienthong__V1__PortalSync *ps, int last)
 {
     char rec[LT_PORTAL_DATE_LEN], due[LT_PORTAL_DATE_LEN], fin[LT_PORTAL_DATE_LEN];
     char ret[LT_PORTAL_DATE_LEN], info[300] = "";
@@ -254,7 +256,7 @@ static int fill_dossier(json_object *d, const lt_config_agency *a,
         put(d, "TrichYeuHoSo", ps->note) < 0 ||
         put(d, "NgayTiepNhan", date_of(ps->received_at, rec, sizeof(rec))) < 0 ||
         put(d, "NgayHenTra", date_of(ps->due_at, due, sizeof(due))) < 0 ||
-        put_int(d, "TrangThaiHoSo", lt_portal_status(ps)) < 0 ||
+        put_int(d, "TrangThaiHoSo", lt_portal_status(ps, last)) < 0 ||
         put(d, "NgayTra", date_of(ps->returned_at, ret, sizeof(ret))) < 0 ||
         put(d, "ThongTinTra", info) < 0 || put_int(d, "HinhThuc", form) < 0 ||
         put(d, "NgayKetThucXuLy", date_of(ps->finished_at, fin, sizeof(fin))) < 0 ||
@@ -264,14 +266,14 @@ static int fill_dossier(json_object *d, const lt_config_agency *a,
 }
 
 int lt_portal_sync_body(const lt_config_agency *a, const char *session,
-                        const Lienthong__V1__PortalSync *ps, char **ret, char *ret_summary,
-                        size_t size)
+                        const Lienthong__V1__PortalSync *ps, int last, char **ret,
+                        char *ret_summary, size_t size)
 {
     json_object *o = envelope(a, session), *d = json_object_new_object();
     bool updating = !(ps->has_first_sync && ps->first_sync);
 
     if (!o || !d || put(o, "isUpdating", updating ? "True" : "False") < 0 ||
-        fill_dossier(d, a, ps) < 0) {
+        fill_dossier(d, a, ps, last) < 0) {
         json_object_put(d);
         json_object_put(o);
         return -ENOMEM;
@@ -281,7 +283,7 @@ int lt_portal_sync_body(const lt_config_agency *a, const char *session,
         return -ENOMEM;
     }
     snprintf(ret_summary, size, "DongBoHoSoMC(MaHoSo=%s isUpdating=%s TrangThaiHoSo=%d%s)",
-             ps->dossier_code, updating ? "True" : "False", lt_portal_status(ps),
+             ps->dossier_code, updating ? "True" : "False", lt_portal_status(ps, last),
              ps->result ? " result" : "");
     return finish(o, ret);
 }
@@ -290,7 +292,7 @@ int lt_portal_sync_body(const lt_config_agency *a, const char *session,
 static int64_t step_time(const Lienthong__V1__PortalSync *ps, int64_t at_s)
 {
     int64_t t;
-    int st = lt_portal_status(ps);
+    int st = lt_portal_status(ps, 0);
 
     if (st == LIENTHONG__V1__STATUS__RESULT_RETURNED && sync_time(ps->returned_at, &t))
         return t;

@@ -37,9 +37,10 @@ typedef enum {
 /* Format sec (Unix time) as yyyyMMddHHmmss in UTC+7 into buf (>= LT_PORTAL_DATE_LEN). */
 void lt_portal_date(int64_t sec, char *buf, size_t size);
 
-/* The portal's TrangThaiHoSo (1-10) for ps: its status, or for a result (no
- * status) what its times imply: returned 10, finished 9, else in progress 4. */
-int lt_portal_status(const Lienthong__V1__PortalSync *ps);
+/* The portal's TrangThaiHoSo (1-10) for ps: its status; for a result (no
+ * status) last, the status last synced for the dossier when known (1-10),
+ * else what its times imply: returned 10, finished 9, else in progress 4. */
+int lt_portal_status(const Lienthong__V1__PortalSync *ps, int last);
 
 /* The data-quality gate and the code mappings, before anything is sent:
  * received time present, no received/finished/returned time more than
@@ -57,12 +58,13 @@ int lt_portal_check(const lt_config_agency *a, const Lienthong__V1__PortalSync *
 int lt_portal_login_body(const lt_config_agency *a, const char *password, char **ret);
 
 /* The DongBoHoSoMC body for ps (which passed lt_portal_check) with session;
- * isUpdating is "False" when ps->first_sync, else "True".
+ * isUpdating is "False" when ps->first_sync, else "True"; last as for
+ * lt_portal_status (0 = unknown).
  * [out] ret: caller frees with free(). [out] ret_summary: one line saying what
  * was sent, for the delivery record (size bytes). Returns 0 or -ENOMEM. */
 int lt_portal_sync_body(const lt_config_agency *a, const char *session,
-                        const Lienthong__V1__PortalSync *ps, char **ret, char *ret_summary,
-                        size_t size);
+                        const Lienthong__V1__PortalSync *ps, int last, char **ret,
+                        char *ret_summary, size_t size);
 
 /* The CapNhatTienDoHoSoMC body for ps's status change, stamped at_s when ps
  * carries no time for the step. Returns 0, LT_ERR_NOT_FOUND when ps is a
