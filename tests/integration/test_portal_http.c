@@ -1,0 +1,314 @@
+/* test_portal_http.c - the portal link over HTTP/JSON against the fake portal
+ * (tests/fakeportal): the land-transfer flow reaches it with every status
+ * change in order and the final result; an outage during a burst is drained
+ * in order with no loss and one first upsert per dossier; an expired session
+ * is renewed once, not in a loop; a wrong password puts the link in a visible
+ * failed state without hammering; a dossier whose procedure has no national
+ * code is a dead letter naming both. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "harness.h"
+#include "timefmt.h"
+
+typedef struct portal {
+    pid_t pid;
+    int port;
+    char log[300], down[300];
+} portal;
+
+static void portal_start(lt_h *h, portal *p, const char *args)
+{
+    char port_file[300], cmd[2048];
+    snprintf(port_file, sizeof(port_file), "%s/portal.port", h->dir);
+    snprintf(p->log, sizeof(p->log), "%s/portal.log", h->dir);
+    snprintf(p->down, sizeof(p->down), "%s/portal.down", h->dir);
+    unlink(port_file);
+    snprintf(cmd, sizeof(cmd), "exec '%s' --port 0 --port-file '%s' --log '%s' --down-file '%s' %s",
+             getenv("LT_FAKEPORTAL"), port_file, p->log, p->down, args ? args : "");
+    p->pid = fork();
+    lt_h_check(p->pid >= 0, "fork");
+    if (p->pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) {
+        FILE *f = fopen(port_file, "r");
+        if (f && fscanf(f, "%d", &p->port) == 1) {
+            fclose(f);
+            return;
+        }
+        if (f)
+            fclose(f);
+        usleep(10000);
+    }
+    lt_h_fail(__FILE__, __LINE__, "fake portal did not start (%s)", cmd);
+}
+
+static void portal_stop(portal *p)
+{
+    kill(p->pid, SIGTERM);
+    lt_h_wait(p->pid, 5000);
+}
+
+/* Lines of the portal's log containing every needle (NULL-terminated). */
+static int count2(const portal *p, const char *a, const char *b)
+{
+    FILE *f = fopen(p->log, "r");
+    char line[1024];
+    int n = 0;
+    while (f && fgets(line, sizeof(line), f))
+        n += strstr(line, a) && (!b || strstr(line, b));
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void wait_count(const portal *p, const char *a, const char *b, int want, int ms)
+{
+    for (int i = 0; i < ms / 10 && count2(p, a, b) < want; i++)
+        usleep(10000);
+    lt_h_check(count2(p, a, b) == want, "portal log: %d lines with \"%s\"%s%s, want %d (%s)",
+               count2(p, a, b), a, b ? " and " : "", b ? b : "", want, p->log);
+}
+
+static void config(lt_h *h, const portal *p, const char *password, const char *extra)
+{
+    snprintf(h->extra_yaml, sizeof(h->extra_yaml),
+             "agencies:\n"
+             "  portal:\n"
+             "    transport: http\n"
+             "    url: 'http://127.0.0.1:%d'\n"
+             "    username: lienthong\n"
+             "    password: %s\n"
+             "    madonvi: '000.00.00.H29'\n"
+             "    procedure_map: {'1.004227': '1.004227'}\n"
+             "    backoff_initial_ms: 200\n"
+             "    backoff_max_ms: 1000\n"
+             "    request_timeout_ms: 2000\n"
+             "    timeout_ms: 5000\n"
+             "%s"
+             "routes:\n"
+             "  - {name: portal-all, to: [portal]}\n",
+             p->port, password, extra ? extra : "");
+}
+
+static int run(const char *cmd, char *out, size_t size)
+{
+    FILE *f = popen(cmd, "r");
+    size_t n = 0;
+    lt_h_check(f, "popen %s", cmd);
+    while (n + 1 < size && fgets(out + n, (int)(size - n), f))
+        n = strlen(out);
+    out[n] = '\0';
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The land-transfer flow, a result, and a dossier whose procedure has no MaTTHC. */
+static void flow_reaches_the_portal_in_order_with_the_result(void)
+{
+    lt_h h;
+    portal p;
+    lt_h_init(&h, "portal-flow", NULL);
+    portal_start(&h, &p, NULL);
+    config(&h, &p, "secret", "    rate_per_s: 200\n");
+    lt_h_start(&h);
+
+    char cmd[2048], out[8192] = "";
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' publish '%s/examples/land-transfer.yaml' >/dev/null",
+             getenv("LT_CTL"), h.config, getenv("LT_SOURCE_DIR"));
+    lt_h_check(system(cmd) == 0, "publish failed");
+    /* 8 events: 7 status changes and the tax notice; every one synced, a step per status */
+    wait_count(&p, "sync MaHoSo=H26.1.2-261110-0001", "code=00", 8, 10000);
+    wait_count(&p, "progress MaHoSo=H26.1.2-261110-0001", "code=00", 7, 10000);
+    lt_h_check(count2(&p, "isUpdating=False", NULL) == 1, "one first sync");
+    lt_h_check(count2(&p, "isUpdating=False", "known=0") == 1, "first sync is the first");
+    lt_h_check(count2(&p, "login ok", NULL) == 1, "one login");
+
+    /* statuses in published order: 1 2 4 6 (the result, at 6) 4 9 10 */
+    static const char *const want[] = { "=1 ", "=2 ", "=4 ", "=6 ", "=6 ", "=4 ", "=9 ", "=10 " };
+    FILE *f = fopen(p.log, "r");
+    char line[1024];
+    int i = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "sync ", 5) == 0) {
+            char *t = strstr(line, "TrangThaiHoSo");
+            lt_h_check(i < 8 && t && strncmp(t + 13, want[i], strlen(want[i])) == 0,
+                       "sync %d: %s (want TrangThaiHoSo%s)", i, line, i < 8 ? want[i] : "?");
+            i++;
+        }
+    if (f)
+        fclose(f);
+
+    /* a dossier whose procedure has no national code: a dead letter naming both */
+    void *c = lt_h_client(&h);
+    lt_submission *s = lt_h_status("motcua-q1", "unmapped-1", "H29-UNMAPPED-1", 2);
+    free(s->event->procedure_code);
+    s->event->procedure_code = strdup("9.999999");
+    lt_reply *r = lt_h_call(c, s);
+    lt_h_check(r->outcome == LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED, "unmapped not accepted");
+    lienthong__v1__reply__free_unpacked(r, NULL);
+    lt_h_sub_free(s);
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' dead list 2>&1", getenv("LT_CTL"), h.config);
+    for (int k = 0; k < 200 && !strstr(out, "9.999999"); k++) {
+        run(cmd, out, sizeof(out));
+        usleep(20000);
+    }
+    lt_h_check(strstr(out, "H29-UNMAPPED-1") && strstr(out, "no national MaTTHC"),
+               "dead list does not name the unmapped dossier: %s", out);
+    lt_h_check(count2(&p, "H29-UNMAPPED-1", NULL) == 0, "the unmapped dossier reached the portal");
+    zmq_close(c);
+    lt_h_free(&h);
+    portal_stop(&p);
+}
+
+/* N dossiers, two status changes each, published while the portal answers 503. */
+#define BURST 1000
+
+static void outage_during_a_burst_is_drained_in_order(void)
+{
+    lt_h h;
+    portal p;
+    lt_h_init(&h, "portal-burst", NULL);
+    portal_start(&h, &p, NULL);
+    config(&h, &p, "secret", "    window: 64\n");
+    FILE *d = fopen(p.down, "w");
+    lt_h_check(d && fclose(d) == 0, "down file");
+    lt_h_start(&h);
+
+    void *c = lt_h_client(&h);
+    char id[64], code[64];
+    for (int st = 0; st < 2; st++)
+        for (int i = 0; i < BURST; i++) {
+            snprintf(id, sizeof(id), "b-%d-%d", i, st);
+            snprintf(code, sizeof(code), "H29-B-%05d", i);
+            lt_submission *s = lt_h_status("motcua-q1", id, code, st ? 4 : 2);
+            lt_h_send(c, s);
+            lt_h_sub_free(s);
+        }
+    for (int i = 0; i < 2 * BURST; i++) {
+        lt_reply *r = lt_h_recv(c, 10000);
+        lt_h_check(r && r->outcome == LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED, "burst ack %d", i);
+        lienthong__v1__reply__free_unpacked(r, NULL);
+    }
+    lt_h_check(count2(&p, "down", NULL) > 0, "the outage was not seen");
+    int64_t t0 = lt_time_now_ms();
+    unlink(p.down);
+    wait_count(&p, "sync MaHoSo=H29-B-", "code=00", 2 * BURST, 60000);
+    wait_count(&p, "progress MaHoSo=H29-B-", "code=00", 2 * BURST, 10000);
+    int64_t ms = lt_time_now_ms() - t0;
+    fprintf(stderr, "drained %d dossiers (%d events, %d portal calls) in %lld ms: %.0f dossiers/s\n",
+            BURST, 2 * BURST, 4 * BURST, (long long)ms, BURST * 1000.0 / (double)(ms ? ms : 1));
+
+    /* per dossier: first upsert False then True, status 2 before 4, each step once */
+    static char first[BURST], seen[BURST];
+    FILE *f = fopen(p.log, "r");
+    char line[1024];
+    while (f && fgets(line, sizeof(line), f)) {
+        int i, stv;
+        char up[8];
+        if (sscanf(line, "sync MaHoSo=H29-B-%d isUpdating=%7s TrangThaiHoSo=%d", &i, up, &stv) ==
+            3) {
+            lt_h_check(i >= 0 && i < BURST, "bad code in %s", line);
+            lt_h_check(stv == (seen[i] ? 4 : 2), "dossier %d: status %d out of order", i, stv);
+            lt_h_check(!strcmp(up, seen[i] ? "True" : "False"), "dossier %d: isUpdating %s", i, up);
+            first[i] += !seen[i];
+            seen[i]++;
+        }
+    }
+    if (f)
+        fclose(f);
+    for (int i = 0; i < BURST; i++)
+        lt_h_check(first[i] == 1 && seen[i] == 2, "dossier %d: %d syncs", i, seen[i]);
+    zmq_close(c);
+    lt_h_free(&h);
+    portal_stop(&p);
+}
+
+static void expired_session_is_renewed_once(void)
+{
+    lt_h h;
+    portal p;
+    lt_h_init(&h, "portal-expire", NULL);
+    portal_start(&h, &p, "--expire-every 7");
+    config(&h, &p, "secret", "    window: 4\n");
+    lt_h_start(&h);
+    void *c = lt_h_client(&h);
+    char id[64], code[64];
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof(id), "e-%d", i);
+        snprintf(code, sizeof(code), "H29-E-%03d", i);
+        lt_submission *s = lt_h_status("motcua-q1", id, code, 2);
+        lt_reply *r = lt_h_call(c, s);
+        lienthong__v1__reply__free_unpacked(r, NULL);
+        lt_h_sub_free(s);
+    }
+    wait_count(&p, "sync MaHoSo=H29-E-", "code=00", 40, 20000);
+    wait_count(&p, "progress MaHoSo=H29-E-", "code=00", 40, 20000);
+    int expiries = count2(&p, "calls)", NULL), logins = count2(&p, "login ok", NULL);
+    lt_h_check(expiries >= 5, "only %d expiries", expiries);
+    lt_h_check(logins == expiries + 1, "%d logins for %d expiries: not once each", logins,
+               expiries);
+    zmq_close(c);
+    lt_h_free(&h);
+    portal_stop(&p);
+}
+
+static void wrong_password_fails_the_link_without_hammering(void)
+{
+    lt_h h;
+    portal p;
+    lt_h_init(&h, "portal-auth", NULL);
+    portal_start(&h, &p, NULL);
+    config(&h, &p, "wrong", "    window: 8\n");
+    lt_h_start(&h);
+    void *c = lt_h_client(&h);
+    char id[64], code[64];
+    for (int i = 0; i < 50; i++) {
+        snprintf(id, sizeof(id), "w-%d", i);
+        snprintf(code, sizeof(code), "H29-W-%03d", i);
+        lt_submission *s = lt_h_status("motcua-q1", id, code, 2);
+        lt_reply *r = lt_h_call(c, s);
+        lienthong__v1__reply__free_unpacked(r, NULL);
+        lt_h_sub_free(s);
+    }
+    lt_h_check(lt_h_wait_log(&h, "portal link failed: login refused", 5000),
+               "no failed-link line in the daemon log");
+    /* 3 s with backoff 200 ms doubling to 1 s: at most a handful of logins */
+    usleep(3000 * 1000);
+    int tries = count2(&p, "login refused", NULL);
+    lt_h_check(tries >= 1 && tries <= 6, "%d login attempts in 3 s", tries);
+    lt_h_check(count2(&p, "sync", NULL) == 0, "calls without a session");
+    char cmd[1024], out[8192] = "";
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' queues 2>&1", getenv("LT_CTL"), h.config);
+    run(cmd, out, sizeof(out));
+    lt_h_check(strstr(out, "login refused"), "queues does not show the failed link: %s", out);
+    zmq_close(c);
+    lt_h_free(&h);
+    portal_stop(&p);
+}
+
+int main(void)
+{
+    int64_t t = lt_time_now_ms();
+    flow_reaches_the_portal_in_order_with_the_result();
+    fprintf(stderr, "flow ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
+    t = lt_time_now_ms();
+    expired_session_is_renewed_once();
+    fprintf(stderr, "expired session ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
+    t = lt_time_now_ms();
+    wrong_password_fails_the_link_without_hammering();
+    fprintf(stderr, "wrong password ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
+    t = lt_time_now_ms();
+    outage_during_a_burst_is_drained_in_order();
+    fprintf(stderr, "burst ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
+    return 0;
+}
