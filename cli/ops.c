@@ -304,8 +304,7 @@ static int control_command(ctl *c, int command, const char *agency, uint64_t seq
         ctl_errf("%s", ctl_str_or_dash(rep->message));
         rc = EXIT_REJECTED;
     } else if (need_affected && rep->affected == 0) {
-        ctl_errf("%s: no dead letter of %s at seq %" PRIu64 "; nothing changed",
-                 ctl_str_or_dash(rep->message), agency, seq);
+        ctl_errf("no dead letter of %s at seq %" PRIu64 "; nothing changed", agency, seq);
         rc = EXIT_REJECTED;
     } else {
         if (!c->json)
