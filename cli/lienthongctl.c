@@ -191,7 +191,10 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     ctl c = { .window = 64, .timeout_ms = 5000, .limit = 100, .credit = 100 };
-    const char *owner_seen[2] = { NULL, NULL }; /* an option and the commands it needs */
+    struct {
+        const char *name, *owners;
+    } seen[64]; /* command-specific options given, and the commands they belong to */
+    size_t n_seen = 0;
     int o, rc;
 
     opterr = 0;
@@ -280,11 +283,11 @@ int main(int argc, char **argv)
         }
         if (r < 0)
             return EXIT_USAGE;
-        if (opt_owner(o)) {
+        if (opt_owner(o) && n_seen < sizeof(seen) / sizeof(seen[0])) {
             for (const struct option *p = opts; p->name; p++)
                 if (p->val == o)
-                    owner_seen[0] = p->name;
-            owner_seen[1] = opt_owner(o);
+                    seen[n_seen].name = p->name;
+            seen[n_seen++].owners = opt_owner(o);
         }
     }
     if (optind >= argc) {
@@ -293,10 +296,12 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[optind];
-    if (owner_seen[1] && !owned_by(owner_seen[1], cmd)) {
-        const char *sp = strchr(owner_seen[1], ' ');
-        ctl_errf("option --%s belongs to \"%.*s\"%s, not \"%s\"", owner_seen[0],
-                 sp ? (int)(sp - owner_seen[1]) : (int)strlen(owner_seen[1]), owner_seen[1],
+    for (size_t i = 0; i < n_seen; i++) {
+        if (owned_by(seen[i].owners, cmd))
+            continue;
+        const char *sp = strchr(seen[i].owners, ' ');
+        ctl_errf("option --%s belongs to \"%.*s\"%s, not \"%s\"", seen[i].name,
+                 sp ? (int)(sp - seen[i].owners) : (int)strlen(seen[i].owners), seen[i].owners,
                  sp ? " and others" : "", cmd);
         short_usage();
         return EXIT_USAGE;

@@ -1,0 +1,60 @@
+/* test_cli_util.c - lienthongctl's shared helpers: ages as queues and dead
+ * list print them, option values, delivery state names. */
+#include "ctl.h"
+
+/* cmocka.h needs these first */
+// clang-format off
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+// clang-format on
+
+static void test_age(void **state)
+{
+    (void)state;
+    char b[32];
+    assert_string_equal(ctl_age(-5, b, sizeof(b)), "0s");
+    assert_string_equal(ctl_age(999, b, sizeof(b)), "0s");
+    assert_string_equal(ctl_age(45000, b, sizeof(b)), "45s");
+    assert_string_equal(ctl_age(60000, b, sizeof(b)), "1m00s");
+    assert_string_equal(ctl_age(725000, b, sizeof(b)), "12m05s");
+    assert_string_equal(ctl_age((3 * 3600 + 12 * 60 + 59) * 1000LL, b, sizeof(b)), "3h12m");
+    assert_string_equal(ctl_age((2 * 86400 + 3 * 3600) * 1000LL, b, sizeof(b)), "2d03h");
+}
+
+static void test_parse_u64(void **state)
+{
+    (void)state;
+    uint64_t v = 0;
+    assert_int_equal(ctl_parse_u64("--credit", "100", 1, 1000, &v), 0);
+    assert_int_equal(v, 100);
+    assert_true(ctl_parse_u64("--credit", "0", 1, 1000, &v) < 0);
+    assert_true(ctl_parse_u64("--credit", "1001", 1, 1000, &v) < 0);
+    assert_true(ctl_parse_u64("--credit", "-1", 0, 1000, &v) < 0);
+    assert_true(ctl_parse_u64("--credit", "", 0, 1000, &v) < 0);
+    assert_true(ctl_parse_u64("--from", "latest", 1, UINT64_MAX, &v) < 0);
+    assert_int_equal(ctl_parse_u64("--from", "18446744073709551615", 1, UINT64_MAX, &v), 0);
+    assert_true(v == UINT64_MAX);
+}
+
+static void test_delivery_state(void **state)
+{
+    (void)state;
+    assert_string_equal(ctl_delivery_state(LIENTHONG__V1__DELIVERY__STATE__DEAD), "DEAD");
+    assert_string_equal(ctl_delivery_state(LIENTHONG__V1__DELIVERY__STATE__SKIPPED), "SKIPPED");
+    assert_string_equal(ctl_delivery_state(99), "UNSPECIFIED");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_age),
+        cmocka_unit_test(test_parse_u64),
+        cmocka_unit_test(test_delivery_state),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
