@@ -520,8 +520,13 @@ void lt_stream_pump(lt_stream *s)
 {
     uint64_t last = lt_store_last_seq(s->store);
     bool work = s->pub && s->pub_next <= last;
-    for (size_t i = 0; i < s->n_subs && !work; i++)
-        work = s->subs[i]->credit > 0 && s->subs[i]->next_seq <= last;
+    for (size_t i = 0; i < s->n_subs; i++) {
+        sub *u = s->subs[i];
+        if (u->credit > 0 && u->next_seq <= last)
+            work = true;
+        else
+            u->more = false; /* caught up or out of credit: nothing to wake up for */
+    }
     if (!work)
         return;
     lt_store_txn *t = NULL;

@@ -55,6 +55,23 @@ static int state_of(lt_h *h, const char *agency, uint64_t seq)
     return state;
 }
 
+/* user + system CPU seconds of a process, from /proc/PID/stat */
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    lt_h_check(f && fgets(buf, sizeof(buf), f), "read %s", path);
+    fclose(f);
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    /* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    lt_h_check(p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+                           &st) == 2,
+               "parse %s", path);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static void send_stream(void *s, Lienthong__V1__StreamRequest *q)
 {
     size_t len = lienthong__v1__stream_request__get_packed_size(q);
@@ -178,6 +195,22 @@ int main(void)
     lt_h_check(m->body_case == LIENTHONG__V1__STREAM_MESSAGE__BODY_ACKED && m->acked->seq == 9,
                "no Acked 9");
     lienthong__v1__stream_message__free_unpacked(m, NULL);
+
+    /* a consumer that starts caught up (LATEST), credit in hand: the daemon
+     * waits for new events, it does not spin */
+    q.consumer = "dashboard";
+    sub.has_start = true;
+    sub.start = LIENTHONG__V1__SUBSCRIBE__START__LATEST;
+    q.body_case = LIENTHONG__V1__STREAM_REQUEST__BODY_SUBSCRIBE;
+    q.subscribe = &sub;
+    send_stream(s, &q);
+    m = recv_stream(s);
+    lt_h_check(m->body_case == LIENTHONG__V1__STREAM_MESSAGE__BODY_SUBSCRIBED, "no Subscribed");
+    lienthong__v1__stream_message__free_unpacked(m, NULL);
+    double cpu0 = cpu_seconds(h.pid);
+    usleep(1000 * 1000);
+    double idle = cpu_seconds(h.pid) - cpu0;
+    lt_h_check(idle < 0.2, "daemon used %.2f s of CPU in 1 s while idle with a subscriber", idle);
     zmq_close(s);
 
     /* the dossier's state: settled on time (finished 23/11, due 27/11) */
