@@ -21,6 +21,29 @@
 
 extern char **environ;
 
+/* Every process the harness started, so a failing test takes them down with
+ * it instead of leaving ctest waiting on orphans until its timeout. */
+static pid_t children[64];
+static size_t n_children;
+
+static void child_started(pid_t pid)
+{
+    for (size_t i = 0; i < n_children; i++)
+        if (children[i] == 0) {
+            children[i] = pid;
+            return;
+        }
+    if (n_children < sizeof(children) / sizeof(children[0]))
+        children[n_children++] = pid;
+}
+
+static void child_gone(pid_t pid)
+{
+    for (size_t i = 0; i < n_children; i++)
+        if (children[i] == pid)
+            children[i] = 0;
+}
+
 _Noreturn void lt_h_fail(const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
@@ -30,6 +53,9 @@ _Noreturn void lt_h_fail(const char *file, int line, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     fflush(stderr);
+    for (size_t i = 0; i < n_children; i++)
+        if (children[i] > 0)
+            kill(children[i], SIGKILL);
     abort();
 }
 
@@ -84,7 +110,8 @@ pid_t lt_h_spawn(lt_h *h, const char *const *argv)
     lt_h_check(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
         int fd = open(h->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
+        if (fd >= 0) { /* stdout too: a pipe ctest reads must not outlive the test */
+            dup2(fd, 1);
             dup2(fd, 2);
             close(fd);
         }
@@ -92,6 +119,7 @@ pid_t lt_h_spawn(lt_h *h, const char *const *argv)
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    child_started(pid);
     return pid;
 }
 
@@ -127,6 +155,7 @@ void lt_h_start(lt_h *h)
         }
         int st;
         if (!ready && waitpid(h->pid, &st, WNOHANG) == h->pid) {
+            child_gone(h->pid);
             h->pid = 0;
             close(ns);
             lt_h_fail(__FILE__, __LINE__, "lienthongd exited during startup (status %d); log %s",
@@ -143,8 +172,10 @@ int lt_h_wait(pid_t pid, int timeout_ms)
     int st;
     for (;;) {
         pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
+        if (r == pid) {
+            child_gone(pid);
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
         lt_h_check(r == 0, "waitpid: %s", strerror(errno));
         if (now_ms() > deadline) {
             kill(pid, SIGKILL);
@@ -168,7 +199,12 @@ int lt_h_stop(lt_h *h, int sig)
 bool lt_h_alive(lt_h *h)
 {
     int st;
-    return h->pid > 0 && waitpid(h->pid, &st, WNOHANG) == 0;
+    if (h->pid <= 0)
+        return false;
+    if (waitpid(h->pid, &st, WNOHANG) == 0)
+        return true;
+    child_gone(h->pid); /* reaped: its pid may be reused */
+    return false;
 }
 
 bool lt_h_log_contains(lt_h *h, const char *s)
@@ -410,12 +446,14 @@ void lt_h_sim_start(lt_h *h, lt_h_sim *sim, const char *agency, const char *args
     if (sim->pid == 0) {
         int fd = open(h->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
+            dup2(fd, 1);
             dup2(fd, 2);
             close(fd);
         }
         execv(bin, (char *const *)argv);
         _exit(127);
     }
+    child_started(sim->pid);
     struct stat st;
     int64_t deadline = now_ms() + 5000;
     while (stat(sock, &st) != 0) {
