@@ -233,6 +233,7 @@ int lt_delivery_pollitems(lt_delivery_engine *d, zmq_pollitem_t *items, int max)
 /* A reply or a timeout: the link is alive (reply) or one more failure (timeout). */
 static void link_alive(link_rt *l)
 {
+    l->last_error[0] = '\0'; /* the link answers: an old failure no longer describes it */
     if (l->state != LINK_UP)
         lt_log_info("agency link up agency=%s", l->cfg->name);
     l->state = LINK_UP;
@@ -736,7 +737,8 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
     if (state && state->has_first_seq && state->first_seq != seq)
         lt_store_get_event(s->t, state->first_seq, &first);
     first_check fc = { s->t, l->cfg->name, seq, true };
-    lt_store_walk_dossier(s->t, ev->event->dossier_code, first_one, &fc);
+    if (!state || state->first_seq != seq) /* the dossier's first event is its first delivery */
+        lt_store_walk_dossier(s->t, ev->event->dossier_code, first_one, &fc);
 
     char key[KEY_MAX], at[40];
     snprintf(key, sizeof(key), "%s-%" PRIu64 "-%s", lt_store_id(d->store), seq, l->cfg->name);

@@ -237,9 +237,11 @@ static void on_subscribe(lt_stream *s, const uint8_t *rid, size_t rid_len, const
         return;
     }
     /* one connection per consumer: a new subscription takes over */
+    bool resubscribe = false;
     for (size_t i = 0; i < s->n_subs; i++)
         if (strcmp(s->subs[i]->consumer, consumer) == 0) {
             sub *old = s->subs[i];
+            resubscribe = true;
             if (old->rid_len != rid_len || memcmp(old->rid, rid, rid_len) != 0)
                 send_error(s, old->rid, old->rid_len,
                            "another connection subscribed under this consumer name");
@@ -294,15 +296,21 @@ static void on_subscribe(lt_stream *s, const uint8_t *rid, size_t rid_len, const
     ok.next_seq = u->next_seq;
     ok.has_last_seq = true;
     ok.last_seq = last;
+    ok.has_credit = true;
+    ok.credit = u->credit; /* what was granted, after streams.max_credit */
     Lienthong__V1__StreamMessage m = LIENTHONG__V1__STREAM_MESSAGE__INIT;
     m.has_version = true;
     m.version = 1;
     m.body_case = LIENTHONG__V1__STREAM_MESSAGE__BODY_SUBSCRIBED;
     m.subscribed = &ok;
     send_msg(s, rid, rid_len, &m);
-    lt_log_info("stream subscribed consumer=%s next_seq=%" PRIu64 " cursor=%" PRIu64 " credit=%u",
-                u->consumer, u->next_seq, u->acked, u->credit);
+    /* a client re-subscribing under its own name (after a silence) is routine */
+    lt_log_at(resubscribe ? LT_LOG_DEBUG : LT_LOG_INFO,
+              "stream subscribed consumer=%s next_seq=%" PRIu64 " cursor=%" PRIu64 " credit=%u",
+              u->consumer, u->next_seq, u->acked, u->credit);
 }
+
+static void send_acked(lt_stream *s, sub *u);
 
 static void on_request(lt_stream *s, const uint8_t *rid, size_t rid_len, const uint8_t *data,
                        size_t len)
@@ -337,6 +345,10 @@ static void on_request(lt_stream *s, const uint8_t *rid, size_t rid_len, const u
             send_error(s, rid, rid_len, msg);
         } else if (seq > u->ack_staged) {
             u->ack_staged = seq;
+        } else if (u->ack_staged == u->acked) {
+            /* nothing newer to commit: confirm where the cursor stands, so a
+             * client waiting for Acked is not left hanging */
+            send_acked(s, u);
         }
         u->seen_ms = lt_time_now_ms();
     } else {
@@ -409,6 +421,19 @@ int lt_stream_stage(lt_stream *s, lt_store_txn *t)
     return 0;
 }
 
+static void send_acked(lt_stream *s, sub *u)
+{
+    Lienthong__V1__Acked a = LIENTHONG__V1__ACKED__INIT;
+    a.has_seq = true;
+    a.seq = u->acked;
+    Lienthong__V1__StreamMessage m = LIENTHONG__V1__STREAM_MESSAGE__INIT;
+    m.has_version = true;
+    m.version = 1;
+    m.body_case = LIENTHONG__V1__STREAM_MESSAGE__BODY_ACKED;
+    m.acked = &a;
+    send_msg(s, u->rid, u->rid_len, &m);
+}
+
 void lt_stream_committed(lt_stream *s, bool ok)
 {
     if (!ok)
@@ -418,15 +443,7 @@ void lt_stream_committed(lt_stream *s, bool ok)
         if (u->ack_staged <= u->acked)
             continue;
         u->acked = u->ack_staged;
-        Lienthong__V1__Acked a = LIENTHONG__V1__ACKED__INIT;
-        a.has_seq = true;
-        a.seq = u->acked;
-        Lienthong__V1__StreamMessage m = LIENTHONG__V1__STREAM_MESSAGE__INIT;
-        m.has_version = true;
-        m.version = 1;
-        m.body_case = LIENTHONG__V1__STREAM_MESSAGE__BODY_ACKED;
-        m.acked = &a;
-        send_msg(s, u->rid, u->rid_len, &m);
+        send_acked(s, u);
     }
 }
 

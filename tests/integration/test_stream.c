@@ -7,8 +7,6 @@
  * and the live PUB socket.
  *
  * The stream client lives here: a DEALER speaking stream.proto. */
-#include "harness.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -20,6 +18,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "harness.h"
 #include "lienthong/v1/stream.pb-c.h"
 
 typedef Lienthong__V1__StreamMessage smsg;
@@ -175,11 +174,16 @@ static smsg *sc_must(void *s, int timeout_ms, const char *what)
 static const char *body_name(const smsg *m)
 {
     switch (m->body_case) {
-    case B_SUBSCRIBED: return "Subscribed";
-    case B_RECORD: return "Record";
-    case B_ACKED: return "Acked";
-    case B_ERROR: return "StreamError";
-    default: return "empty";
+    case B_SUBSCRIBED:
+        return "Subscribed";
+    case B_RECORD:
+        return "Record";
+    case B_ACKED:
+        return "Acked";
+    case B_ERROR:
+        return "StreamError";
+    default:
+        return "empty";
     }
 }
 
@@ -250,9 +254,18 @@ static void sc_acked(void *s, uint64_t seq)
 static int g_event_no;
 static int note_len; /* > 0: pad status events with a note of this many bytes */
 
-static bool is_result_no(int i) { return i % 4 == 0; }
-static const char *proc_of(int i) { return (i - 1) % 8 < 4 ? "1.004227" : "2.000123"; }
-static const char *agency_of(int i) { return i % 3 == 0 ? "000.00.15.H26" : "000.00.12.H26"; }
+static bool is_result_no(int i)
+{
+    return i % 4 == 0;
+}
+static const char *proc_of(int i)
+{
+    return (i - 1) % 8 < 4 ? "1.004227" : "2.000123";
+}
+static const char *agency_of(int i)
+{
+    return i % 3 == 0 ? "000.00.15.H26" : "000.00.12.H26";
+}
 
 static lt_submission *make_event(int i)
 {
@@ -261,7 +274,7 @@ static lt_submission *make_event(int i)
     /* results name the dossier of the status published just before */
     snprintf(dossier, sizeof(dossier), "H26.S-%07d", is_result_no(i) ? g_event_no - 1 : g_event_no);
     lt_submission *s = is_result_no(i) ? lt_h_result("stream.test", id, dossier)
-                                        : lt_h_status("stream.test", id, dossier, 1);
+                                       : lt_h_status("stream.test", id, dossier, 1);
     free(s->event->procedure_code);
     s->event->procedure_code = strdup(proc_of(i));
     free(s->event->agency_code);
@@ -309,8 +322,8 @@ static uint64_t publish(void *cli, int first, int n, uint64_t want_first_seq)
 /* ---- scenario 1: credit, filters, starting points, errors, takeover --- */
 
 /* seqs of events 1..n (event i at seq i) passing a filter */
-static size_t want(uint64_t *out, int n, int kinds /*1 status 2 result 3 all*/,
-                   const char *prefix, const char *agency)
+static size_t want(uint64_t *out, int n, int kinds /*1 status 2 result 3 all*/, const char *prefix,
+                   const char *agency)
 {
     size_t k = 0;
     for (int i = 1; i <= n; i++) {
@@ -348,8 +361,9 @@ static void basics(lt_h *h, void *cli)
 
     /* filters */
     void *b = sc_open(h->zctx);
-    sc_subscribe(b, "basic-kinds", &(subopt){ .start = S_EARLIEST, .credit = 100,
-                                              .kinds = { "result" }, .n_kinds = 1 });
+    sc_subscribe(
+        b, "basic-kinds",
+        &(subopt){ .start = S_EARLIEST, .credit = 100, .kinds = { "result" }, .n_kinds = 1 });
     sc_subscribed(b, 0, 1, last);
     size_t n = want(w, 20, 2, NULL, NULL);
     sc_records(b, w, n, "kinds [result]");
@@ -366,9 +380,13 @@ static void basics(lt_h *h, void *cli)
     zmq_close(b);
 
     b = sc_open(h->zctx);
-    sc_subscribe(b, "basic-agency", &(subopt){ .start = S_EARLIEST, .credit = 100,
-                                               .agencies = { "000.00.15.H26" }, .n_agencies = 1,
-                                               .kinds = { "status" }, .n_kinds = 1 });
+    sc_subscribe(b, "basic-agency",
+                 &(subopt){ .start = S_EARLIEST,
+                            .credit = 100,
+                            .agencies = { "000.00.15.H26" },
+                            .n_agencies = 1,
+                            .kinds = { "status" },
+                            .n_kinds = 1 });
     sc_subscribed(b, 0, 1, last);
     n = want(w, 20, 1, NULL, "000.00.15.H26");
     sc_records(b, w, n, "agencies [000.00.15.H26] kinds [status]");
@@ -376,8 +394,10 @@ static void basics(lt_h *h, void *cli)
     zmq_close(b);
 
     b = sc_open(h->zctx);
-    sc_subscribe(b, "basic-from", &(subopt){ .start = S_EARLIEST, .credit = 100,
-                                             .agencies = { "TAX.HCM" }, .n_agencies = 1 });
+    sc_subscribe(
+        b, "basic-from",
+        &(subopt){
+            .start = S_EARLIEST, .credit = 100, .agencies = { "TAX.HCM" }, .n_agencies = 1 });
     sc_subscribed(b, 0, 1, last);
     n = want(w, 20, 3, NULL, "TAX.HCM");
     sc_records(b, w, n, "agencies [TAX.HCM] (result.from_agency)");
@@ -478,14 +498,15 @@ static void resume(lt_h *h, void **cli)
     sc_quiet(s, 200, "resumer after kill -9");
     zmq_close(s);
     /* reset (proto/README.md): start is used, but the stored cursor does
-     * not move back; acks at or below it are ignored, a resume without
-     * reset continues after it */
+     * not move back; an ack at or below it changes nothing and is answered
+     * with the cursor as it stands; a resume without reset continues after it */
     s = sc_open(h->zctx);
-    sc_subscribe(s, "resumer", &(subopt){ .start = S_SEQ, .from_seq = 5, .reset = true,
-                                          .credit = 6 });
+    sc_subscribe(s, "resumer",
+                 &(subopt){ .start = S_SEQ, .from_seq = 5, .reset = true, .credit = 6 });
     sc_subscribed(s, 30, 5, last);
     sc_range(s, 5, 10, "resumer reset to 5");
     sc_ack(s, "resumer", 10);
+    sc_acked(s, 30);
     sc_quiet(s, 300, "ack 10 at or below the cursor 30");
     zmq_close(s);
     s = sc_open(h->zctx);
@@ -622,8 +643,8 @@ static void killed_subscriber(lt_h *h, void *cli)
                     repeats += prev_rec - q + 1;
                 first = false;
             } else {
-                lt_h_check(q == cur_rec + 1, "run %d: %llu after %llu", run,
-                           (unsigned long long)q, (unsigned long long)cur_rec);
+                lt_h_check(q == cur_rec + 1, "run %d: %llu after %llu", run, (unsigned long long)q,
+                           (unsigned long long)cur_rec);
             }
             cur_rec = q;
             if (q > covered) {
@@ -727,7 +748,7 @@ static void stalled(lt_h *h, void *cli)
     usleep(300000); /* the subscription has to reach the PUB first */
     first = last + 1;
     last = publish(cli, (int)first, 500, first);
-        int pub_n = 0;
+    int pub_n = 0;
     uint64_t pub_prev = 0;
     for (;;) {
         zmq_pollitem_t p = { sub, 0, ZMQ_POLLIN, 0 };
@@ -742,9 +763,9 @@ static void stalled(lt_h *h, void *cli)
         Lienthong__V1__StreamRecord *rec =
             lienthong__v1__stream_record__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
         lt_h_check(rec, "PUB body does not decode");
-        lt_h_check(rec->seq == (pub_prev ? pub_prev + 1 : first) && rec->seq >= first && rec->seq <= last,
-                   "PUB seq %llu after %llu", (unsigned long long)rec->seq,
-                   (unsigned long long)pub_prev);
+        lt_h_check(
+            rec->seq == (pub_prev ? pub_prev + 1 : first) && rec->seq >= first && rec->seq <= last,
+            "PUB seq %llu after %llu", (unsigned long long)rec->seq, (unsigned long long)pub_prev);
         bool res = rec->event->event->body_case == LIENTHONG__V1__EVENT__BODY_RESULT;
         char want_topic[64];
         snprintf(want_topic, sizeof(want_topic), "%s.%s", res ? "result" : "status",
@@ -771,8 +792,8 @@ static void stalled(lt_h *h, void *cli)
     last = publish(cli, (int)first, N, first);
     long rss3 = proc_kb(h->pid, "VmRSS"), anon3 = proc_kb(h->pid, "RssAnon"),
          file3 = proc_kb(h->pid, "RssFile");
-    printf("control: %d more events, no subscriber: VmRSS +%ld kB, RssAnon +%ld, RssFile +%ld\n",
-           N, rss3 - rss2, anon3 - anon2, file3 - file2);
+    printf("control: %d more events, no subscriber: VmRSS +%ld kB, RssAnon +%ld, RssFile +%ld\n", N,
+           rss3 - rss2, anon3 - anon2, file3 - file2);
     note_len = 0;
 }
 
