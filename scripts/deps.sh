@@ -5,9 +5,11 @@
 #   --bench  also redis-server, nats-server and their C clients (make bench)
 set -eu
 
+# libcurl and json-c: the HTTP link to the national portal (daemon/link_http.c);
+# libmicrohttpd: the fake portal the tests run against (tests/fakeportal).
 PKGS="build-essential cmake pkg-config
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils libyaml-dev
-libsystemd-dev libcmocka-dev"
+libsystemd-dev libcmocka-dev libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev"
 
 for arg in "$@"; do
     case "$arg" in
