@@ -45,6 +45,16 @@ int main(void)
     lt_h_check(ctl(&h, args) == 0, "republish example: %s", out);
     lt_h_check(count(out, "duplicate seq=") == 8, "expected 8 duplicate lines:\n%s", out);
 
+    /* the other shipped examples publish too, and a late dossier shows as late */
+    snprintf(args, sizeof(args), "publish '%s/examples/business-registration.yaml'", src);
+    lt_h_check(ctl(&h, args) == 0 && count(out, "accepted  seq=") == 7,
+               "business-registration example:\n%s", out);
+    snprintf(args, sizeof(args), "publish '%s/examples/late-dossier.yaml'", src);
+    lt_h_check(ctl(&h, args) == 0 && count(out, "accepted  seq=") == 4, "late-dossier example:\n%s",
+               out);
+    lt_h_check(ctl(&h, "show H26.1.9-261112-0118") == 0 && strstr(out, "late (completed after"),
+               "late dossier not shown as late:\n%s", out);
+
     /* show: timeline oldest first, masked applicant id, state */
     lt_h_check(ctl(&h, "show H26.1.2-261110-0001") == 0, "show: %s", out);
     char *reg = strstr(out, "REGISTERED"), *ret = strstr(out, "RESULT_RETURNED");
@@ -61,8 +71,8 @@ int main(void)
     lt_h_check(ctl(&h, "--json events --from 3 --limit 2") == 0, "events: %s", out);
     lt_h_check(count(out, "\n") == 2 && strncmp(out, "{\"seq\":3,", 9) == 0, "events --json:\n%s",
                out);
-    lt_h_check(ctl(&h, "stats") == 0 && strstr(out, "last_seq     8"), "stats:\n%s", out);
-    lt_h_check(ctl(&h, "--json stats") == 0 && strstr(out, "\"last_seq\":8"), "stats --json:\n%s",
+    lt_h_check(ctl(&h, "stats") == 0 && strstr(out, "last_seq     19"), "stats:\n%s", out);
+    lt_h_check(ctl(&h, "--json stats") == 0 && strstr(out, "\"last_seq\":19"), "stats --json:\n%s",
                out);
 
     /* a rejected event: exit 1 and the code and field on the line */
