@@ -5,13 +5,16 @@
  * config error; 2 startup failure (store, socket); 3 fatal runtime error
  * (failed commit, MDB_PANIC): nothing unacknowledged was lost, restart. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -63,6 +66,47 @@ static int signals_setup(void)
     return fd < 0 ? -errno : fd;
 }
 
+/* One daemon per data directory: a second one would share the LMDB writer
+ * and steal the first one's ipc socket files. Takes an exclusive flock on
+ * DATA_DIR/lienthongd.pid (and writes the pid in it). Returns the fd, or -1
+ * after logging why. */
+static int lock_data_dir(const char *dir)
+{
+    char path[4096];
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+        lt_log_err("cannot create data_dir=%s err=\"%s\"", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/lienthongd.pid", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        lt_log_err("cannot open %s err=\"%s\"", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        lt_log_err("another lienthongd is running on data_dir=%s pid=%s (%s is locked)", dir,
+                   pid[0] ? pid : "?", path);
+        close(fd);
+        return -1;
+    }
+    char buf[32];
+    int len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len)
+        lt_log_warn("cannot write the pid to %s err=\"%s\"", path, strerror(errno));
+    return fd;
+}
+
+/* Remove the ipc socket files this daemon bound (libzmq leaves them). */
+static void unlink_ipc(const char *endpoint)
+{
+    if (endpoint && strncmp(endpoint, "ipc://", 6) == 0)
+        unlink(endpoint + 6);
+}
+
 static int serve(const lt_config *cfg)
 {
     lt_diag d;
@@ -79,6 +123,11 @@ static int serve(const lt_config *cfg)
         .max_readers = (unsigned)cfg->max_readers,
         .flags = cfg->store_flags,
     };
+    int lockfd = lock_data_dir(cfg->data_dir);
+    if (lockfd < 0) {
+        close(sigfd);
+        return EXIT_STARTUP;
+    }
     lt_store *store = NULL;
     int stale = 0;
     int r = lt_store_open(&so, &store, &stale, &d);
@@ -87,6 +136,7 @@ static int serve(const lt_config *cfg)
         lt_diag_format(&d, buf, sizeof(buf));
         lt_log_err("store open failed data_dir=%s err=\"%s\"", cfg->data_dir,
                    buf[0] ? buf : lt_strerror(r));
+        close(lockfd);
         close(sigfd);
         return EXIT_STARTUP;
     }
@@ -120,6 +170,7 @@ static int serve(const lt_config *cfg)
         if (zctx)
             zmq_ctx_term(zctx);
         lt_store_close(&store);
+        close(lockfd);
         close(sigfd);
         return EXIT_STARTUP;
     }
@@ -141,6 +192,11 @@ static int serve(const lt_config *cfg)
     zmq_ctx_term(zctx);
     uint64_t last = lt_store_last_seq(store);
     lt_store_close(&store);
+    unlink_ipc(cfg->ingest_endpoint);
+    unlink_ipc(cfg->streams_endpoint);
+    unlink_ipc(cfg->streams_pub_endpoint);
+    unlink_ipc(cfg->control_endpoint);
+    close(lockfd); /* releases the lock last */
     close(sigfd);
     if (r < 0) {
         lt_log_err("lienthongd stopped on a fatal error err=\"%s\" last_seq=%" PRIu64

@@ -1,13 +1,13 @@
 /* test_ingest.c - lienthongd end to end: publish, dedupe, every rejection
  * code, hostile frames, pipelining, store full, restart and clean stop. */
-#include "harness.h"
-
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zmq.h>
+
+#include "harness.h"
 
 #define OUT(x) LIENTHONG__V1__REPLY__OUTCOME__##x
 #define ERR(x) LIENTHONG__V1__ERROR_CODE__##x
@@ -102,8 +102,8 @@ static void test_rejections(lt_h *h, void *c)
 
     /* MALFORMED: not protobuf */
     const char garbage[] = "\xff\xff\xff\xff garbage";
-    const void *d1[] = {garbage};
-    size_t z1[] = {sizeof(garbage) - 1};
+    const void *d1[] = { garbage };
+    size_t z1[] = { sizeof(garbage) - 1 };
     lt_h_send_frames(c, 1, d1, z1);
     lt_reply *r = lt_h_recv(c, 5000);
     lt_h_check(r, "no reply to garbage");
@@ -116,8 +116,8 @@ static void test_rejections(lt_h *h, void *c)
     uint8_t *buf = malloc(len + 3);
     lienthong__v1__submission__pack(s, buf);
     buf[len] = 0x98, buf[len + 1] = 0x06, buf[len + 2] = 0x01; /* tag (99<<3|0), value 1 */
-    const void *d2[] = {buf};
-    size_t z2[] = {len + 3};
+    const void *d2[] = { buf };
+    size_t z2[] = { len + 3 };
     lt_h_send_frames(c, 1, d2, z2);
     r = lt_h_recv(c, 5000);
     lt_h_check(r, "no reply to unknown field");
@@ -233,8 +233,8 @@ static void test_rejections(lt_h *h, void *c)
 static void test_frames(lt_h *h, void *c)
 {
     const char a[] = "aa", b[] = "bb";
-    const void *d[] = {a, b, a};
-    size_t z[] = {2, 2, 2};
+    const void *d[] = { a, b, a };
+    size_t z[] = { 2, 2, 2 };
     lt_h_send_frames(c, 2, d, z);
     lt_reply *r = lt_h_recv(c, 5000);
     lt_h_check(r, "no reply to two frames");
@@ -250,7 +250,7 @@ static void test_frames(lt_h *h, void *c)
 
     /* one empty frame: decodes to an empty Submission, which lacks its version */
     size_t zero = 0;
-    const void *e[] = {""};
+    const void *e[] = { "" };
     lt_h_send_frames(c, 1, e, &zero);
     r = lt_h_recv(c, 5000);
     lt_h_check(r, "no reply to an empty frame");
@@ -262,12 +262,12 @@ static void test_frames(lt_h *h, void *c)
     size_t len = lienthong__v1__submission__get_packed_size(s);
     uint8_t *buf = malloc(len);
     lienthong__v1__submission__pack(s, buf);
-    const void *d2[] = {"", buf};
-    size_t z2[] = {0, len};
+    const void *d2[] = { "", buf };
+    size_t z2[] = { 0, len };
     lt_h_send_frames(c, 2, d2, z2);
     zmq_msg_t m;
     zmq_msg_init(&m);
-    zmq_pollitem_t p = {c, 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t p = { c, 0, ZMQ_POLLIN, 0 };
     lt_h_check(zmq_poll(&p, 1, 5000) == 1, "no reply to delimited submission");
     zmq_msg_recv(&m, c, 0);
     lt_h_check(zmq_msg_size(&m) == 0 && zmq_msg_more(&m), "reply lacks the delimiter");
@@ -282,7 +282,7 @@ static void test_frames(lt_h *h, void *c)
     void *c2 = lt_h_client(h);
     size_t huge = 4u << 20;
     char *hbuf = calloc(1, huge);
-    const void *d3[] = {hbuf};
+    const void *d3[] = { hbuf };
     lt_h_send_frames(c2, 1, d3, &huge);
     free(hbuf);
     lt_h_check(lt_h_recv(c2, 1000) == NULL, "a reply to a 4 MiB message");
@@ -343,7 +343,18 @@ static void test_restart_and_sigterm(lt_h *h)
     lt_h_check(lt_h_stop(h, SIGTERM) == 0, "SIGTERM did not exit 0");
     lt_h_check(lt_h_log_contains(h, "lienthongd stopped accepted="), "no stop line in the log");
 
+    /* SIGTERM left no socket file behind */
+    char sock[400];
+    snprintf(sock, sizeof(sock), "%s/ingest.sock", h->dir);
+    lt_h_check(access(sock, F_OK) != 0, "%s still exists after a clean stop", sock);
+
     lt_h_start(h);
+    /* one daemon per data directory: a second one refuses to start */
+    const char *argv[] = { getenv("LT_DAEMON"), "-c", h->config, NULL };
+    lt_h_check(lt_h_wait(lt_h_spawn(h, argv), 10000) == 2, "a second daemon did not exit 2");
+    lt_h_check(lt_h_log_contains(h, "another lienthongd is running on data_dir="),
+               "second daemon's refusal not logged");
+    lt_h_check(lt_h_alive(h), "the first daemon died when a second one started");
     void *c = lt_h_client(h);
     lt_submission *s = lt_h_status("dept.hcm", "E-1", "H26.01-0001", 1);
     lt_reply *r = lt_h_call(c, s);
@@ -356,7 +367,8 @@ static void test_restart_and_sigterm(lt_h *h)
     lienthong__v1__reply__free_unpacked(r, NULL);
     lt_h_sub_free(s);
     zmq_close(c);
-    printf("ok SIGTERM exits 0, restart keeps the log and dedupe, seq continues\n");
+    printf("ok SIGTERM exits 0 and removes its socket, a second daemon on the same data_dir "
+           "refuses, restart keeps the log and dedupe, seq continues\n");
 }
 
 /* A tiny map fills: STORE_FULL for new events, duplicates and reads still answered. */
@@ -412,10 +424,10 @@ static void test_refusals(void)
     lt_h h;
     lt_h_init(&h, "refuse", "store:\n  flags: [nosync]\n");
     lt_h_write_config(&h);
-    const char *argv[] = {getenv("LT_DAEMON"), "-c", h.config, NULL};
+    const char *argv[] = { getenv("LT_DAEMON"), "-c", h.config, NULL };
     lt_h_check(lt_h_wait(lt_h_spawn(&h, argv), 10000) == 1, "nosync did not exit 1");
     lt_h_check(lt_h_log_contains(&h, "nosync"), "refusal does not name the flag");
-    const char *check[] = {getenv("LT_DAEMON"), "--check-config", "-c", h.config, NULL};
+    const char *check[] = { getenv("LT_DAEMON"), "--check-config", "-c", h.config, NULL };
     lt_h_check(lt_h_wait(lt_h_spawn(&h, check), 10000) == 1, "--check-config accepted nosync");
 
     snprintf(h.extra_yaml, sizeof(h.extra_yaml), "batch:\n  max_events: 16\n");
@@ -423,7 +435,7 @@ static void test_refusals(void)
     lt_h_check(lt_h_wait(lt_h_spawn(&h, check), 10000) == 0, "--check-config refused a good file");
     char shipped[600];
     snprintf(shipped, sizeof(shipped), "%s/config/lienthong.yaml", getenv("LT_SOURCE_DIR"));
-    const char *ship[] = {getenv("LT_DAEMON"), "--check-config", "-c", shipped, NULL};
+    const char *ship[] = { getenv("LT_DAEMON"), "--check-config", "-c", shipped, NULL };
     lt_h_check(lt_h_wait(lt_h_spawn(&h, ship), 10000) == 0, "shipped config does not check");
 
     /* the endpoint cannot be bound: exit 2 with the endpoint named */
