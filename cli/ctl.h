@@ -4,7 +4,8 @@
  *
  * Commands: publish.c (publish), read.c (show, events, stats), ops.c
  * (queues, dead, pause, resume: the control socket), tail.c (the result
- * stream subscriber); lienthongctl.c parses options and dispatches.
+ * stream subscriber), portal.c (portal status); lienthongctl.c parses
+ * options and dispatches.
  * Reference: docs/CLI.md.
  */
 #ifndef LT_CTL_H
@@ -100,5 +101,6 @@ int ctl_cmd_queues(ctl *c);
 int ctl_cmd_dead(ctl *c, int argc, char **argv);
 int ctl_cmd_pause(ctl *c, const char *agency, bool pause);
 int ctl_cmd_tail(ctl *c);
+int ctl_cmd_portal(ctl *c, int argc, char **argv);
 
 #endif

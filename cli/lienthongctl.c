@@ -25,7 +25,7 @@
 static void short_usage(void)
 {
     fputs("usage: lienthongctl [-c FILE] [--json] COMMAND ... (publish, show, events, stats,\n"
-          "       queues, dead, pause, resume, tail); lienthongctl --help for details\n",
+          "       queues, dead, pause, resume, tail, portal); lienthongctl --help for details\n",
           stderr);
 }
 
@@ -51,6 +51,7 @@ static void usage(FILE *f)
             "       [--kinds status,result,delivery_failed] [--agency A]... [--procedure PREFIX]\n"
             "       [--credit N] [--count N] [--no-ack]\n"
             "                  follow the result stream as a durable subscriber\n"
+            "  portal status DOSSIER_CODE   what the portal was last sent and answered for it\n"
             "\n"
             "options:\n"
             "  -c, --config FILE  daemon config (default " CTL_DEFAULT_CONFIG " if present, else\n"
@@ -133,8 +134,8 @@ static bool owned_by(const char *owners, const char *cmd)
 
 static int run(ctl *c, int argc, char **argv, const char *cmd)
 {
-    static const char *const known[] = { "publish", "show",  "events", "stats", "queues",
-                                         "dead",    "pause", "resume", "tail",  NULL };
+    static const char *const known[] = { "publish", "show",   "events", "stats",  "queues", "dead",
+                                         "pause",   "resume", "tail",   "portal", NULL };
 
     if (!strcmp(cmd, "publish") && argc == 2)
         return ctl_cmd_publish(c, argv[1]);
@@ -152,6 +153,8 @@ static int run(ctl *c, int argc, char **argv, const char *cmd)
         return ctl_cmd_pause(c, argv[1], !strcmp(cmd, "pause"));
     if (!strcmp(cmd, "tail") && argc == 1)
         return ctl_cmd_tail(c);
+    if (!strcmp(cmd, "portal") && argc >= 2)
+        return ctl_cmd_portal(c, argc - 1, argv + 1);
     bool is_known = false;
     for (size_t i = 0; known[i]; i++)
         is_known |= !strcmp(known[i], cmd);

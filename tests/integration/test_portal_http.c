@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
 #include <zmq.h>
 
 #include "harness.h"
@@ -36,6 +36,7 @@ static void portal_start(lt_h *h, portal *p, const char *args)
     p->pid = fork();
     lt_h_check(p->pid >= 0, "fork");
     if (p->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failing test (abort) takes the portal down */
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
@@ -112,6 +113,54 @@ static int run(const char *cmd, char *out, size_t size)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* lienthongctl portal status: the last sync and its answer, failures, unknown dossiers. */
+static void portal_status_shows_what_was_sent_and_answered(lt_h *h)
+{
+    char cmd[2048], out[16384];
+    const char *ctl = getenv("LT_CTL");
+
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' portal status H26.1.2-261110-0001 2>&1", ctl,
+             h->config);
+    int rc = run(cmd, out, sizeof(out));
+    lt_h_check(rc == 0, "portal status exit %d: %s", rc, out);
+    lt_h_check(strstr(out, "last synced  seq ") && strstr(out, "(RESULT_RETURNED)") &&
+                   strstr(out, "sent and answered: DongBoHoSoMC(MaHoSo=H26.1.2-261110-0001 "
+                               "isUpdating=True TrangThaiHoSo=10)") &&
+                   strstr(out, "CapNhatTienDoHoSoMC(TrangThai=10") &&
+                   strstr(out, "not synced   0 pending, 0 dead") &&
+                   strstr(out, "result tax_notice") && strstr(out, "isUpdating=False"),
+               "portal status: %s", out);
+
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' --json portal status H26.1.2-261110-0001 2>&1", ctl,
+             h->config);
+    rc = run(cmd, out, sizeof(out));
+    lt_h_check(rc == 0 && strstr(out, "{\"dossier_code\":\"H26.1.2-261110-0001\",") == out &&
+                   strstr(out, "\"agency\":\"portal\"") &&
+                   strstr(out, "\"last_synced\":{\"seq\":") &&
+                   strstr(out, "\"status\":\"RESULT_RETURNED\"") &&
+                   strstr(out, "\"result_kind\":\"tax_notice\"") &&
+                   strstr(out, "TrangThaiHoSo=10") && strchr(out, '\n') == out + strlen(out) - 1,
+               "portal status --json (exit %d): %s", rc, out);
+
+    /* a failure: the dead letter's error is shown, nothing was synced */
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' portal status H29-UNMAPPED-1 2>&1", ctl, h->config);
+    rc = run(cmd, out, sizeof(out));
+    lt_h_check(rc == 0 && strstr(out, "last synced  never") &&
+                   strstr(out, "not synced   0 pending, 1 dead") &&
+                   strstr(out, "DEAD after 1 attempts: permanent failure: mapping") &&
+                   strstr(out, "no national MaTTHC"),
+               "portal status of a dead letter (exit %d): %s", rc, out);
+
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' portal status H29-NO-SUCH 2>&1", ctl, h->config);
+    rc = run(cmd, out, sizeof(out));
+    lt_h_check(rc == 1 && strstr(out, "H29-NO-SUCH: not found"), "unknown dossier: exit %d: %s", rc,
+               out);
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' portal 2>&1", ctl, h->config);
+    lt_h_check(run(cmd, out, sizeof(out)) == 2, "portal without a subcommand: %s", out);
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' portal stats X 2>&1", ctl, h->config);
+    lt_h_check(run(cmd, out, sizeof(out)) == 2, "portal stats: %s", out);
+}
+
 /* The land-transfer flow, a result, and a dossier whose procedure has no MaTTHC. */
 static void flow_reaches_the_portal_in_order_with_the_result(void)
 {
@@ -165,6 +214,7 @@ static void flow_reaches_the_portal_in_order_with_the_result(void)
     lt_h_check(strstr(out, "H29-UNMAPPED-1") && strstr(out, "no national MaTTHC"),
                "dead list does not name the unmapped dossier: %s", out);
     lt_h_check(count2(&p, "H29-UNMAPPED-1", NULL) == 0, "the unmapped dossier reached the portal");
+    portal_status_shows_what_was_sent_and_answered(&h);
     zmq_close(c);
     lt_h_free(&h);
     portal_stop(&p);
@@ -205,8 +255,9 @@ static void outage_during_a_burst_is_drained_in_order(void)
     wait_count(&p, "sync MaHoSo=H29-B-", "code=00", 2 * BURST, 60000);
     wait_count(&p, "progress MaHoSo=H29-B-", "code=00", 2 * BURST, 10000);
     int64_t ms = lt_time_now_ms() - t0;
-    fprintf(stderr, "drained %d dossiers (%d events, %d portal calls) in %lld ms: %.0f dossiers/s\n",
-            BURST, 2 * BURST, 4 * BURST, (long long)ms, BURST * 1000.0 / (double)(ms ? ms : 1));
+    fprintf(stderr,
+            "drained %d dossiers (%d events, %d portal calls) in %lld ms: %.0f dossiers/s\n", BURST,
+            2 * BURST, 4 * BURST, (long long)ms, BURST * 1000.0 / (double)(ms ? ms : 1));
 
     /* per dossier: first upsert False then True, status 2 before 4, each step once */
     static char first[BURST], seen[BURST];
