@@ -36,6 +36,9 @@ typedef struct lt_adapter_input {
     const lt_dossier_state *state; /* the dossier's current state (may be newer than ev) */
     bool first_delivery;           /* no earlier event of this dossier was delivered to this
                                       agency */
+    int status_before;             /* the dossier's status at this event's seq: that of its last
+                                      status event with a smaller seq (from the store, exact
+                                      after any restart); 0 when there is none */
 } lt_adapter_input;
 
 typedef enum {

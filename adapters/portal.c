@@ -3,7 +3,9 @@
  * Provinces sync every dossier's status changes and final result to the
  * portal. Each event becomes a PortalSync: the status this event set (events
  * arrive in order per dossier, so the portal never sees a later status before
- * an earlier one), the dossier's times as RFC 3339 UTC, the applicant's name
+ * an earlier one) or, for a result, the dossier's status when the result was
+ * stored (status_before: read from the store, so exact after a restart), the
+ * dossier's times as RFC 3339 UTC, the applicant's name
  * and kind (never the id number), the channel, the result when the event is
  * one, and first_sync on the dossier's first delivery. Times are sent in UTC
  * whatever offset the sender used, so the portal compares like with like.
@@ -75,26 +77,26 @@ static const Lienthong__V1__DossierStatus *status_of(const lt_stored_event *se)
     return se->event->status;
 }
 
-/* Times of the sync: the event's own, else the state's where the status this
- * sync carries implies them (a result carries no status: the state's stand). */
+/* Times of the sync: the event's own, else the state's where status (the one
+ * this sync carries) implies them; 0 (a result before any status) takes the
+ * state's as they stand. */
 static int fill_times(Lienthong__V1__PortalSync *ps, const Lienthong__V1__DossierStatus *st,
-                      const lt_dossier_state *state)
+                      int status, const lt_dossier_state *state)
 {
     static const lt_dossier_state none = LIENTHONG__V1__DOSSIER_STATE__INIT;
     const lt_dossier_state *s = state ? state : &none;
-    bool is_result = !st;
-    int status = st && st->has_status ? (int)st->status : 0;
+    bool unknown = status == 0;
     int r;
 
     if ((r = time_field(st ? st->received_at : NULL, true, s->has_received_at, s->received_at,
                         &ps->received_at)) ||
         (r = time_field(st ? st->due_at : NULL, true, s->has_due_at, s->due_at, &ps->due_at)) ||
         (r = time_field(st ? st->finished_at : NULL,
-                        is_result || status == LIENTHONG__V1__STATUS__PROCESSED ||
+                        unknown || status == LIENTHONG__V1__STATUS__PROCESSED ||
                             status == LIENTHONG__V1__STATUS__RESULT_RETURNED,
                         s->has_finished_at, s->finished_at, &ps->finished_at)) ||
         (r = time_field(st ? st->returned_at : NULL,
-                        is_result || status == LIENTHONG__V1__STATUS__RESULT_RETURNED,
+                        unknown || status == LIENTHONG__V1__STATUS__RESULT_RETURNED,
                         s->has_returned_at, s->returned_at, &ps->returned_at)))
         return r;
     return 0;
@@ -106,15 +108,18 @@ static int fill_sync(Lienthong__V1__PortalSync *ps, const lt_adapter_input *in)
     const lt_event *ev = in->ev->event;
     const Lienthong__V1__DossierStatus *st = status_of(in->ev);
     const Lienthong__V1__DossierStatus *first = status_of(in->first);
+    /* a status event: the status it set; a result: the dossier's status at its seq */
+    int status = st ? (st->has_status ? (int)st->status : 0) : in->status_before;
     int r;
 
     if ((r = dup_opt(ev->dossier_code, &ps->dossier_code)) ||
         (r = dup_opt(ev->procedure_code, &ps->procedure_code)) ||
-        (r = dup_opt(ev->agency_code, &ps->agency_code)) || (r = fill_times(ps, st, in->state)))
+        (r = dup_opt(ev->agency_code, &ps->agency_code)) ||
+        (r = fill_times(ps, st, status, in->state)))
         return r;
-    if (st && st->has_status) {
+    if (status) {
         ps->has_status = 1;
-        ps->status = st->status;
+        ps->status = (Lienthong__V1__Status)status;
     }
     if (st && (r = dup_opt(st->note, &ps->note)))
         return r;

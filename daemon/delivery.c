@@ -697,27 +697,31 @@ typedef struct scan {
     bool stop;
 } scan;
 
-/* True when no earlier delivery of this dossier reached this agency. */
+/* What the dossier's events before seq say: whether none of them was
+ * delivered to this agency, and the status the last status event set. */
 typedef struct first_check {
     lt_store_txn *t;
     const char *agency;
     uint64_t seq;
     bool first;
+    int status_before;
 } first_check;
 
 static int first_one(uint64_t seq, const lt_stored_event *ev, void *arg)
 {
-    (void)ev;
     first_check *c = arg;
     if (seq >= c->seq)
         return 1;
+    if (ev && ev->event && ev->event->body_case == LIENTHONG__V1__EVENT__BODY_STATUS &&
+        ev->event->status && ev->event->status->has_status)
+        c->status_before = (int)ev->event->status->status;
     lt_delivery *rec;
-    if (lt_outbox_get(c->t, c->agency, seq, &rec) == 0) {
+    if (c->first && lt_outbox_get(c->t, c->agency, seq, &rec) == 0) {
         if (rec->state == ST(DELIVERED))
             c->first = false;
         lienthong__v1__delivery__free_unpacked(rec, NULL);
     }
-    return c->first ? 0 : 1;
+    return 0;
 }
 
 /* Build and send one attempt. Returns 0, or -EAGAIN when the link refused it. */
@@ -736,7 +740,7 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
     lt_store_get_state(s->t, ev->event->dossier_code, &state);
     if (state && state->has_first_seq && state->first_seq != seq)
         lt_store_get_event(s->t, state->first_seq, &first);
-    first_check fc = { s->t, l->cfg->name, seq, true };
+    first_check fc = { s->t, l->cfg->name, seq, true, 0 };
     if (!state || state->first_seq != seq) /* the dossier's first event is its first delivery */
         lt_store_walk_dossier(s->t, ev->event->dossier_code, first_one, &fc);
 
@@ -753,6 +757,7 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
         .first = first ? first : ev,
         .state = state,
         .first_delivery = fc.first,
+        .status_before = fc.status_before,
     };
     Lienthong__V1__LinkRequest *req = malloc(sizeof(*req));
     if (!req) {

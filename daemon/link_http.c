@@ -32,7 +32,6 @@
 #define HTTP_ANSWER_MAX (1u << 20) /* a portal answer is a few hundred bytes */
 #define HTTP_FRAME_MAX  (4u << 20)
 #define SESSION_MAX     1024
-#define MEMO_SLOTS      65536 /* dossiers whose last synced status is remembered */
 
 const lt_link_ops lt_link_http_ops;
 
@@ -80,14 +79,6 @@ typedef struct worker {
     char auth_msg[256];
     jlist ready, waiting;
     call *calls; /* in flight */
-    /* The status last synced per dossier (hash of the code; a collision forgets the older one):
-     * a result carries no status, and the state handed to the adapter may be newer than the
-     * result, so this is what the portal is told the dossier stands at. Lost on restart: then
-     * the result's times decide (portal_json.h). */
-    struct memo {
-        uint64_t hash;
-        int status;
-    } *memo;
     double tokens;
     int64_t tokens_ms;
     bool stop;
@@ -259,27 +250,6 @@ static int start_call(worker *w, call_kind kind, job *j, const char *url, char *
     return 0;
 }
 
-static uint64_t fnv(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h | 1;
-}
-
-static int memo_get(const worker *w, const char *code)
-{
-    uint64_t h = fnv(code);
-    const struct memo *m = &w->memo[h % MEMO_SLOTS];
-    return m->hash == h ? m->status : 0;
-}
-
-static void memo_set(worker *w, const char *code, int status)
-{
-    uint64_t h = fnv(code);
-    w->memo[h % MEMO_SLOTS] = (struct memo){ h, status };
-}
-
 /* Start j's next call with the current session. Returns 0 or -ENOMEM. */
 static int start_job_call(worker *w, job *j, int64_t now)
 {
@@ -288,8 +258,7 @@ static int start_job_call(worker *w, job *j, int64_t now)
     int r;
 
     if (j->next == CALL_SYNC)
-        r = lt_portal_sync_body(w->a, w->session, ps, memo_get(w, ps->dossier_code), &body, what,
-                                sizeof(what));
+        r = lt_portal_sync_body(w->a, w->session, ps, &body, what, sizeof(what));
     else
         r = lt_portal_progress_body(w->a, w->session, ps, now / 1000, &body, what, sizeof(what));
     if (r < 0)
@@ -324,7 +293,8 @@ static void pump(worker *w)
             if (w->auth_failed && now < w->auth_until_ms) {
                 jpop(&w->ready);
                 char why[400];
-                snprintf(why, sizeof(why), "portal login refused (link failed): %.200s", w->auth_msg);
+                snprintf(why, sizeof(why), "portal login refused (link failed): %.200s",
+                         w->auth_msg);
                 reply_retry(w, j, auth_wait_s(w, now), why);
                 continue;
             }
@@ -402,9 +372,7 @@ static void job_call_done(worker *w, call *c, lt_portal_class cl, const char *ms
 
     if (cl == LT_PORTAL_OK) {
         append(j->summary, sizeof(j->summary), c->what, msg);
-        if (c->kind == CALL_SYNC && j->req->portal_sync->has_status)
-            memo_set(w, j->req->portal_sync->dossier_code, (int)j->req->portal_sync->status);
-        if (c->kind == CALL_SYNC && j->req->portal_sync->has_status) {
+        if (c->kind == CALL_SYNC && lt_portal_is_step(j->req->portal_sync)) {
             j->next = CALL_PROGRESS;
             jpush(&w->ready, j);
             return;
@@ -415,14 +383,15 @@ static void job_call_done(worker *w, call *c, lt_portal_class cl, const char *ms
     if (cl == LT_PORTAL_SESSION && !j->relogged) {
         j->relogged = true;
         if (c->session_gen == w->session_gen && w->has_session) {
-            lt_log_info("portal session expired, logging in again agency=%s dossier=%s",
-                        w->a->name, j->req->dossier_code ? j->req->dossier_code : "");
+            lt_log_info("portal session expired, logging in again agency=%s dossier=%s", w->a->name,
+                        j->req->dossier_code ? j->req->dossier_code : "");
             w->has_session = false;
         }
         jpush(&w->ready, j);
         return;
     }
-    snprintf(text, sizeof(text), "%.500s%s%.200s: %.300s", j->summary, j->summary[0] ? "; " : "", c->what,
+    snprintf(text, sizeof(text), "%.500s%s%.200s: %.300s", j->summary, j->summary[0] ? "; " : "",
+             c->what,
              cl == LT_PORTAL_SESSION ? "session expired again right after a new login" : msg);
     reply(w, j,
           cl == LT_PORTAL_PERMANENT ? LIENTHONG__V1__LINK_REPLY__OUTCOME__PERMANENT_FAILURE
@@ -446,7 +415,7 @@ static void reap(worker *w)
         if (m->data.result == CURLE_OK)
             curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
         else
-            err = c->too_big ? "answer larger than 1 MiB"
+            err = c->too_big     ? "answer larger than 1 MiB"
                   : c->errbuf[0] ? c->errbuf
                                  : curl_easy_strerror(m->data.result);
         curl_multi_remove_handle(w->multi, m->easy_handle);
@@ -457,9 +426,8 @@ static void reap(worker *w)
         if (c->next)
             c->next->prev = c->prev;
         char session[SESSION_MAX] = "", msg[400];
-        lt_portal_class cl =
-            lt_portal_classify(w->a, c->kind == CALL_LOGIN, status, err, c->resp, c->len, session,
-                               sizeof(session), msg, sizeof(msg));
+        lt_portal_class cl = lt_portal_classify(w->a, c->kind == CALL_LOGIN, status, err, c->resp,
+                                                c->len, session, sizeof(session), msg, sizeof(msg));
         if (c->kind == CALL_LOGIN)
             login_done(w, cl, session, msg);
         else
@@ -571,7 +539,6 @@ static void worker_cleanup(worker *w)
         memset(w->password, 0, strlen(w->password));
         free(w->password);
     }
-    free(w->memo);
     free(w->url_login);
     free(w->url_sync);
     free(w->url_progress);
@@ -605,8 +572,8 @@ static int read_password(const lt_config_agency *a, char **ret, lt_diag *reterr)
     char line[512] = "";
     if (!f)
         return lt_diag_set(reterr, LT_ERR_CONFIG, 0, "password_file",
-                           "agency %s: cannot read password_file %s: %s", a->name,
-                           a->password_file, strerror(errno));
+                           "agency %s: cannot read password_file %s: %s", a->name, a->password_file,
+                           strerror(errno));
     if (!fgets(line, sizeof(line), f))
         line[0] = '\0';
     fclose(f);
@@ -662,7 +629,7 @@ static int link_http_open(const lt_config_agency *a, void *zctx, lt_link **ret, 
         !(w->url_sync = join(a->url, a->sync_path)) ||
         !(w->url_progress = join(a->url, a->progress_path)) ||
         !(w->headers = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8")) ||
-        !(w->multi = curl_multi_init()) || !(w->memo = calloc(MEMO_SLOTS, sizeof(*w->memo))))
+        !(w->multi = curl_multi_init()))
         goto fail;
     snprintf(ep, sizeof(ep), "inproc://lt-link-http-%p", (void *)l);
     int linger = 0;
@@ -670,8 +637,8 @@ static int link_http_open(const lt_config_agency *a, void *zctx, lt_link **ret, 
         zmq_setsockopt(l->pipe, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
         zmq_setsockopt(w->pipe, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
         zmq_bind(l->pipe, ep) < 0 || zmq_connect(w->pipe, ep) < 0) {
-        r = lt_diag_set(reterr, LT_ERR_ZMQ, 0, "transport", "agency %s: inproc pipe: %s",
-                        a->name, zmq_strerror(errno));
+        r = lt_diag_set(reterr, LT_ERR_ZMQ, 0, "transport", "agency %s: inproc pipe: %s", a->name,
+                        zmq_strerror(errno));
         goto fail;
     }
     if ((r = -pthread_create(&l->thread, NULL, worker_main, w)) < 0)

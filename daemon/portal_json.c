@@ -45,17 +45,20 @@ static const char *date_of(const char *s, char *buf, size_t size)
     return buf;
 }
 
-int lt_portal_status(const Lienthong__V1__PortalSync *ps, int last)
+int lt_portal_status(const Lienthong__V1__PortalSync *ps)
 {
     if (ps->has_status && ps->status >= 1 && ps->status <= 10)
         return (int)ps->status;
-    if (last >= 1 && last <= 10)
-        return last;
     if (ps->returned_at && ps->returned_at[0])
         return LIENTHONG__V1__STATUS__RESULT_RETURNED;
     if (ps->finished_at && ps->finished_at[0])
         return LIENTHONG__V1__STATUS__PROCESSED;
     return LIENTHONG__V1__STATUS__IN_PROGRESS;
+}
+
+bool lt_portal_is_step(const Lienthong__V1__PortalSync *ps)
+{
+    return ps->has_status && !ps->result;
 }
 
 /* The national code for local in a map; an empty map passes codes through. */
@@ -72,7 +75,7 @@ int lt_portal_check(const lt_config_agency *a, const Lienthong__V1__PortalSync *
     const char *code = ps->dossier_code ? ps->dossier_code : "(none)";
     int64_t rec, fin = 0, ret = 0;
     bool has_fin = sync_time(ps->finished_at, &fin), has_ret = sync_time(ps->returned_at, &ret);
-    int st = lt_portal_status(ps, 0);
+    int st = lt_portal_status(ps);
 
     if (!ps->dossier_code || !ps->dossier_code[0])
         return lt_diag_set(reterr, LT_ERR_INVALID, 0, "MaHoSo", "dossier has no code");
@@ -231,15 +234,15 @@ static const char *unit_of(const lt_config_agency *a, const Lienthong__V1__Porta
 }
 
 static int fill_dossier(json_object *d, const lt_config_agency *a,
-                        const Lienthong__V1__PortalSync *ps, int last)
+                        const Lienthong__V1__PortalSync *ps)
 {
     char rec[LT_PORTAL_DATE_LEN], due[LT_PORTAL_DATE_LEN], fin[LT_PORTAL_DATE_LEN];
     char ret[LT_PORTAL_DATE_LEN], info[300] = "";
     const Lienthong__V1__Result *res = ps->result;
-    int kind = ps->has_applicant_kind && ps->applicant_kind == LIENTHONG__V1__APPLICANT_KIND__BUSINESS
-                   ? 2
-                   : 1;
-    int form = !ps->has_channel                                    ? 1
+    int kind =
+        ps->has_applicant_kind && ps->applicant_kind == LIENTHONG__V1__APPLICANT_KIND__BUSINESS ? 2
+                                                                                                : 1;
+    int form = !ps->has_channel                                ? 1
                : ps->channel == LIENTHONG__V1__CHANNEL__ONLINE ? 2
                : ps->channel == LIENTHONG__V1__CHANNEL__POSTAL ? 3
                                                                : 1;
@@ -256,7 +259,7 @@ static int fill_dossier(json_object *d, const lt_config_agency *a,
         put(d, "TrichYeuHoSo", ps->note) < 0 ||
         put(d, "NgayTiepNhan", date_of(ps->received_at, rec, sizeof(rec))) < 0 ||
         put(d, "NgayHenTra", date_of(ps->due_at, due, sizeof(due))) < 0 ||
-        put_int(d, "TrangThaiHoSo", lt_portal_status(ps, last)) < 0 ||
+        put_int(d, "TrangThaiHoSo", lt_portal_status(ps)) < 0 ||
         put(d, "NgayTra", date_of(ps->returned_at, ret, sizeof(ret))) < 0 ||
         put(d, "ThongTinTra", info) < 0 || put_int(d, "HinhThuc", form) < 0 ||
         put(d, "NgayKetThucXuLy", date_of(ps->finished_at, fin, sizeof(fin))) < 0 ||
@@ -266,14 +269,14 @@ static int fill_dossier(json_object *d, const lt_config_agency *a,
 }
 
 int lt_portal_sync_body(const lt_config_agency *a, const char *session,
-                        const Lienthong__V1__PortalSync *ps, int last, char **ret,
-                        char *ret_summary, size_t size)
+                        const Lienthong__V1__PortalSync *ps, char **ret, char *ret_summary,
+                        size_t size)
 {
     json_object *o = envelope(a, session), *d = json_object_new_object();
     bool updating = !(ps->has_first_sync && ps->first_sync);
 
     if (!o || !d || put(o, "isUpdating", updating ? "True" : "False") < 0 ||
-        fill_dossier(d, a, ps, last) < 0) {
+        fill_dossier(d, a, ps) < 0) {
         json_object_put(d);
         json_object_put(o);
         return -ENOMEM;
@@ -283,7 +286,7 @@ int lt_portal_sync_body(const lt_config_agency *a, const char *session,
         return -ENOMEM;
     }
     snprintf(ret_summary, size, "DongBoHoSoMC(MaHoSo=%s isUpdating=%s TrangThaiHoSo=%d%s)",
-             ps->dossier_code, updating ? "True" : "False", lt_portal_status(ps, last),
+             ps->dossier_code, updating ? "True" : "False", lt_portal_status(ps),
              ps->result ? " result" : "");
     return finish(o, ret);
 }
@@ -292,7 +295,7 @@ int lt_portal_sync_body(const lt_config_agency *a, const char *session,
 static int64_t step_time(const Lienthong__V1__PortalSync *ps, int64_t at_s)
 {
     int64_t t;
-    int st = lt_portal_status(ps, 0);
+    int st = lt_portal_status(ps);
 
     if (st == LIENTHONG__V1__STATUS__RESULT_RETURNED && sync_time(ps->returned_at, &t))
         return t;
@@ -311,7 +314,7 @@ int lt_portal_progress_body(const lt_config_agency *a, const char *session,
     char when[LT_PORTAL_DATE_LEN], rec[LT_PORTAL_DATE_LEN], due[LT_PORTAL_DATE_LEN];
     char what[64];
 
-    if (!ps->has_status)
+    if (!lt_portal_is_step(ps))
         return LT_ERR_NOT_FOUND;
     json_object *o = envelope(a, session), *d = json_object_new_object();
     lt_portal_date(step_time(ps, at_s), when, sizeof(when));
@@ -377,7 +380,9 @@ lt_portal_class lt_portal_classify(const lt_config_agency *a, bool is_login, lon
         c = LT_PORTAL_RETRY;
     } else if (http_status == 401 || http_status == 403) {
         snprintf(ret_msg, msg_size, "HTTP %ld%s%s", http_status, msg[0] ? ": " : "", msg);
-        c = is_login ? LT_PORTAL_AUTH : http_status == 401 ? LT_PORTAL_SESSION : LT_PORTAL_PERMANENT;
+        c = is_login             ? LT_PORTAL_AUTH
+            : http_status == 401 ? LT_PORTAL_SESSION
+                                 : LT_PORTAL_PERMANENT;
     } else if (http_status >= 400 || http_status < 200 || http_status >= 300) {
         snprintf(ret_msg, msg_size, "HTTP %ld%s%s", http_status, msg[0] ? ": " : "", msg);
         c = is_login ? LT_PORTAL_AUTH : LT_PORTAL_PERMANENT;

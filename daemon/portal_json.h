@@ -37,10 +37,14 @@ typedef enum {
 /* Format sec (Unix time) as yyyyMMddHHmmss in UTC+7 into buf (>= LT_PORTAL_DATE_LEN). */
 void lt_portal_date(int64_t sec, char *buf, size_t size);
 
-/* The portal's TrangThaiHoSo (1-10) for ps: its status; for a result (no
- * status) last, the status last synced for the dossier when known (1-10),
- * else what its times imply: returned 10, finished 9, else in progress 4. */
-int lt_portal_status(const Lienthong__V1__PortalSync *ps, int last);
+/* The portal's TrangThaiHoSo (1-10) for ps: its status (for a result, the
+ * dossier's status when the result was stored, portal adapter); without one
+ * (a result before any status), what its times imply: returned 10, finished
+ * 9, else in progress 4. */
+int lt_portal_status(const Lienthong__V1__PortalSync *ps);
+
+/* True when ps is a status change (it gets a progress step); a result is not. */
+bool lt_portal_is_step(const Lienthong__V1__PortalSync *ps);
 
 /* The data-quality gate and the code mappings, before anything is sent:
  * received time present, no received/finished/returned time more than
@@ -58,17 +62,16 @@ int lt_portal_check(const lt_config_agency *a, const Lienthong__V1__PortalSync *
 int lt_portal_login_body(const lt_config_agency *a, const char *password, char **ret);
 
 /* The DongBoHoSoMC body for ps (which passed lt_portal_check) with session;
- * isUpdating is "False" when ps->first_sync, else "True"; last as for
- * lt_portal_status (0 = unknown).
+ * isUpdating is "False" when ps->first_sync, else "True".
  * [out] ret: caller frees with free(). [out] ret_summary: one line saying what
  * was sent, for the delivery record (size bytes). Returns 0 or -ENOMEM. */
 int lt_portal_sync_body(const lt_config_agency *a, const char *session,
-                        const Lienthong__V1__PortalSync *ps, int last, char **ret,
-                        char *ret_summary, size_t size);
+                        const Lienthong__V1__PortalSync *ps, char **ret, char *ret_summary,
+                        size_t size);
 
 /* The CapNhatTienDoHoSoMC body for ps's status change, stamped at_s when ps
- * carries no time for the step. Returns 0, LT_ERR_NOT_FOUND when ps is a
- * result (no status: no progress step), -ENOMEM. Output as for sync. */
+ * carries no time for the step. Returns 0, LT_ERR_NOT_FOUND when ps is not
+ * a step (a result: no progress step), -ENOMEM. Output as for sync. */
 int lt_portal_progress_body(const lt_config_agency *a, const char *session,
                             const Lienthong__V1__PortalSync *ps, int64_t at_s, char **ret,
                             char *ret_summary, size_t size);

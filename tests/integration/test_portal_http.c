@@ -220,6 +220,92 @@ static void flow_reaches_the_portal_in_order_with_the_result(void)
     portal_stop(&p);
 }
 
+/* Wait until every portal delivery of the dossier is recorded done in the store. */
+static void wait_synced(lt_h *h, const char *code)
+{
+    char cmd[1024], out[16384] = "";
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' portal status %s 2>&1", getenv("LT_CTL"), h->config,
+             code);
+    for (int i = 0; i < 500; i++) {
+        if (run(cmd, out, sizeof(out)) == 0 && strstr(out, "not synced   0 pending, 0 dead"))
+            return;
+        usleep(20000);
+    }
+    lt_h_fail(__FILE__, __LINE__, "%s not synced: %s", code, out);
+}
+
+static void publish(lt_h *h, lt_submission *s)
+{
+    void *c = lt_h_client(h);
+    lt_reply *r = lt_h_call(c, s);
+    lt_h_check(r->outcome == LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED, "%s not accepted",
+               s->event->event_id);
+    lienthong__v1__reply__free_unpacked(r, NULL);
+    lt_h_sub_free(s);
+    zmq_close(c);
+}
+
+/* A result is synced at the dossier's status at the result's seq, read from the store: the
+ * same after kill -9 and restarts, even when a later status is already stored when the result
+ * is sent (the dossier's current state is newer than the result). */
+static void result_after_a_restart_carries_its_status(void)
+{
+    lt_h h;
+    portal p;
+    lt_h_init(&h, "portal-restart", NULL);
+    portal_start(&h, &p, NULL);
+    config(&h, &p, "secret", NULL);
+    lt_h_start(&h);
+
+    /* A: status 6 synced, kill -9, restart, then its result */
+    publish(&h, lt_h_status("motcua-q1", "ra-1", "H29-RA", 2));
+    publish(&h, lt_h_status("motcua-q1", "ra-2", "H29-RA", 6));
+    wait_count(&p, "sync MaHoSo=H29-RA ", "code=00", 2, 10000);
+    wait_count(&p, "progress MaHoSo=H29-RA ", "code=00", 2, 10000);
+    wait_synced(&h, "H29-RA");
+    lt_h_check(lt_h_stop(&h, SIGKILL) == 128 + SIGKILL, "kill -9");
+    lt_h_start(&h);
+    publish(&h, lt_h_result("tax-gw", "ra-3", "H29-RA"));
+    wait_count(&p, "sync MaHoSo=H29-RA ", "code=00", 3, 10000);
+    wait_count(&p, "sync MaHoSo=H29-RA ", "TrangThaiHoSo=6 known=1 code=00", 2, 1000);
+    wait_count(&p, "progress MaHoSo=H29-RA ", "code=00", 2, 1000); /* no step for a result */
+
+    /* B: status 6 synced; with the portal down its result and then PROCESSED are stored, kill -9
+     * while they wait, restart, portal up: the result still goes at 6, then 9 */
+    publish(&h, lt_h_status("motcua-q1", "rb-1", "H29-RB", 6));
+    wait_count(&p, "sync MaHoSo=H29-RB ", "code=00", 1, 10000);
+    wait_count(&p, "progress MaHoSo=H29-RB ", "code=00", 1, 10000);
+    wait_synced(&h, "H29-RB");
+    FILE *d = fopen(p.down, "w");
+    lt_h_check(d && fclose(d) == 0, "down file");
+    int downs = count2(&p, "down", NULL);
+    publish(&h, lt_h_result("tax-gw", "rb-2", "H29-RB"));
+    publish(&h, lt_h_status("motcua-q1", "rb-3", "H29-RB", 9));
+    for (int i = 0; i < 500 && count2(&p, "down", NULL) == downs; i++)
+        usleep(10000);
+    lt_h_check(count2(&p, "down", NULL) > downs, "the outage was not seen");
+    lt_h_check(lt_h_stop(&h, SIGKILL) == 128 + SIGKILL, "kill -9");
+    unlink(p.down);
+    lt_h_start(&h);
+    wait_count(&p, "sync MaHoSo=H29-RB ", "code=00", 3, 15000);
+    FILE *f = fopen(p.log, "r");
+    char line[1024];
+    int i = 0;
+    static const char *const want[] = { "=6 ", "=6 ", "=9 " };
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "sync MaHoSo=H29-RB ", 19) == 0 && strstr(line, "code=00")) {
+            char *t = strstr(line, "TrangThaiHoSo");
+            lt_h_check(i < 3 && t && strncmp(t + 13, want[i], strlen(want[i])) == 0,
+                       "H29-RB sync %d: %s", i, line);
+            i++;
+        }
+    if (f)
+        fclose(f);
+    wait_count(&p, "progress MaHoSo=H29-RB ", "code=00", 2, 5000);
+    lt_h_free(&h);
+    portal_stop(&p);
+}
+
 /* N dossiers, two status changes each, published while the portal answers 503. */
 #define BURST 1000
 
@@ -358,6 +444,9 @@ int main(void)
     t = lt_time_now_ms();
     wrong_password_fails_the_link_without_hammering();
     fprintf(stderr, "wrong password ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
+    t = lt_time_now_ms();
+    result_after_a_restart_carries_its_status();
+    fprintf(stderr, "result after a restart ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
     t = lt_time_now_ms();
     outage_during_a_burst_is_drained_in_order();
     fprintf(stderr, "burst ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));

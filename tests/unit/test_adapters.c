@@ -505,6 +505,35 @@ static void portal_carries_the_result_of_a_result_event(void **state)
     lienthong__v1__link_request__free_unpacked(back, NULL);
 }
 
+/* A result carries the dossier's status at its seq (status_before, from the store), and only
+ * the times that status implies, even when the current state is further on. */
+static void portal_result_carries_the_status_at_its_seq(void **state)
+{
+    fixture *f = *state;
+    lt_diag d;
+
+    f->in.ev = &f->se5;
+    f->in.status_before = LIENTHONG__V1__STATUS__OBLIGATION_REQUESTED;
+    f->state.has_finished_at = 1;
+    f->state.finished_at = t("2026-11-23T16:00:00+07:00");
+    assert_int_equal(adapter("portal")->build(&f->in, f->req, &d), 0);
+    const Lienthong__V1__PortalSync *ps = f->req->portal_sync;
+    assert_true(ps->has_status);
+    assert_int_equal(ps->status, LIENTHONG__V1__STATUS__OBLIGATION_REQUESTED);
+    assert_non_null(ps->result);
+    assert_null(ps->finished_at);
+    assert_null(ps->returned_at);
+    lienthong__v1__link_request__free_unpacked(f->req, NULL);
+
+    f->req = calloc(1, sizeof(*f->req));
+    assert_non_null(f->req);
+    lienthong__v1__link_request__init(f->req);
+    f->in.status_before = LIENTHONG__V1__STATUS__PROCESSED;
+    assert_int_equal(adapter("portal")->build(&f->in, f->req, &d), 0);
+    assert_int_equal(f->req->portal_sync->status, LIENTHONG__V1__STATUS__PROCESSED);
+    assert_string_equal(f->req->portal_sync->finished_at, "2026-11-23T09:00:00Z");
+}
+
 static void every_adapter_accepts_an_event_without_a_body(void **state)
 {
     fixture *f = *state;
@@ -726,6 +755,7 @@ int main(void)
         T(portal_takes_times_from_the_state_as_utc),
         T(portal_never_sends_a_later_fact_with_an_earlier_status),
         T(portal_carries_the_result_of_a_result_event),
+        T(portal_result_carries_the_status_at_its_seq),
         T(every_adapter_accepts_an_event_without_a_body),
         cmocka_unit_test(interpret_common_maps_every_outcome),
         T(interpret_common_passes_a_result_only_with_the_right_key),

@@ -131,7 +131,7 @@ static void sync_body_maps_codes_dates_and_isupdating(void **state)
     ps.first_sync = 1;
     ps.applicant_name = "Nguyễn Văn \"A\"";
     char *body = NULL, sum[300];
-    assert_int_equal(lt_portal_sync_body(&a, "S1", &ps, 0, &body, sum, sizeof(sum)), 0);
+    assert_int_equal(lt_portal_sync_body(&a, "S1", &ps, &body, sum, sizeof(sum)), 0);
     json_object *root, *d = parse_data(body, &root);
     assert_string_equal(field(root, "session"), "S1");
     assert_string_equal(field(root, "madonvi"), "000.00.00.H29");
@@ -149,7 +149,7 @@ static void sync_body_maps_codes_dates_and_isupdating(void **state)
     free(body);
 
     ps.first_sync = 0;
-    assert_int_equal(lt_portal_sync_body(&a, "S1", &ps, 0, &body, sum, sizeof(sum)), 0);
+    assert_int_equal(lt_portal_sync_body(&a, "S1", &ps, &body, sum, sizeof(sum)), 0);
     d = parse_data(body, &root);
     assert_string_equal(field(root, "isUpdating"), "True");
     json_object_put(root);
