@@ -15,6 +15,13 @@
  * calls (rate_per_s). The worker keeps no delivery state: order per dossier
  * and retries are the delivery engine's, and what the portal holds is known
  * from PortalSync.first_sync (the engine's record), never asked.
+ *
+ * Any other adapter (tax, land) speaks the generic dialect: each LinkRequest
+ * is POSTed to url as JSON (field names and enum names as in link.proto, the
+ * CLI's JSON: cli/pbtext.h) and the answer is a LinkReply as JSON, passed to
+ * the loop as the agency gave it (its outcome, message and result). No
+ * answer, HTTP 5xx, 408, 429 or an answer that is not a LinkReply retry
+ * later; any other HTTP status outside 2xx is a permanent failure.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -26,6 +33,7 @@
 
 #include "link.h"
 #include "log.h"
+#include "pbtext.h"
 #include "portal_json.h"
 #include "timefmt.h"
 
@@ -35,7 +43,7 @@
 
 const lt_link_ops lt_link_http_ops;
 
-typedef enum { CALL_LOGIN, CALL_SYNC, CALL_PROGRESS } call_kind;
+typedef enum { CALL_LOGIN, CALL_SYNC, CALL_PROGRESS, CALL_POST } call_kind;
 
 /* One LinkRequest being worked on. */
 typedef struct job {
@@ -67,6 +75,7 @@ typedef struct jlist {
 
 typedef struct worker {
     const lt_config_agency *a;
+    bool generic; /* not the portal: LinkRequest and LinkReply as JSON */
     void *pipe;
     CURLM *multi;
     struct curl_slist *headers;
@@ -141,6 +150,22 @@ static void reply(worker *w, job *j, Lienthong__V1__LinkReply__Outcome oc, uint3
     if (buf) {
         lienthong__v1__link_reply__pack(&rep, buf);
         if (zmq_send(w->pipe, buf, len, 0) < 0) /* the attempt times out and is retried */
+            lt_log_warn("http link: reply lost agency=%s dossier=%s", w->a->name,
+                        j->req->dossier_code ? j->req->dossier_code : "");
+        free(buf);
+    }
+    job_free(j);
+}
+
+/* Answer j's request with the agency's own reply rep (its key, outcome,
+ * message, result), and free j. */
+static void reply_as_given(worker *w, job *j, const Lienthong__V1__LinkReply *rep)
+{
+    size_t len = lienthong__v1__link_reply__get_packed_size(rep);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (buf) {
+        lienthong__v1__link_reply__pack(rep, buf);
+        if (zmq_send(w->pipe, buf, len, 0) < 0)
             lt_log_warn("http link: reply lost agency=%s dossier=%s", w->a->name,
                         j->req->dossier_code ? j->req->dossier_code : "");
         free(buf);
@@ -257,6 +282,19 @@ static int start_job_call(worker *w, job *j, int64_t now)
     char *body = NULL, what[300];
     int r;
 
+    if (j->next == CALL_POST) {
+        size_t len = 0;
+        FILE *f = open_memstream(&body, &len);
+        if (!f)
+            return -ENOMEM;
+        r = lt_pbtext_write_json(f, &j->req->base);
+        if (fclose(f) != 0 || r < 0) {
+            free(body);
+            return -ENOMEM;
+        }
+        snprintf(what, sizeof(what), "POST %.200s", w->a->url);
+        return start_call(w, CALL_POST, j, w->a->url, body, what);
+    }
     if (j->next == CALL_SYNC)
         r = lt_portal_sync_body(w->a, w->session, ps, &body, what, sizeof(what));
     else
@@ -289,7 +327,7 @@ static void pump(worker *w)
     job *j;
 
     while ((j = w->ready.head)) {
-        if (!w->has_session) {
+        if (!w->generic && !w->has_session) {
             if (w->auth_failed && now < w->auth_until_ms) {
                 jpop(&w->ready);
                 char why[400];
@@ -399,6 +437,45 @@ static void job_call_done(worker *w, call *c, lt_portal_class cl, const char *ms
           0, text);
 }
 
+/* The generic dialect's answer to one POST: a LinkReply as JSON. */
+static void post_done(worker *w, call *c, long status, const char *err)
+{
+    job *j = c->job;
+    char msg[600];
+
+    if (status == 0) {
+        snprintf(msg, sizeof(msg), "no answer: %.300s", err ? err : "network error");
+        reply_retry(w, j, 0, msg);
+        return;
+    }
+    if (status < 200 || status >= 300) {
+        snprintf(msg, sizeof(msg), "HTTP %ld%s%.300s", status, c->len ? ": " : "",
+                 c->resp ? c->resp : "");
+        /* 5xx, 408, 429 (and a redirect, which is not followed) retry; other 4xx never pass */
+        bool retry = status >= 500 || status == 408 || status == 429 || status < 400;
+        reply(w, j,
+              retry ? LIENTHONG__V1__LINK_REPLY__OUTCOME__RETRY_LATER
+                    : LIENTHONG__V1__LINK_REPLY__OUTCOME__PERMANENT_FAILURE,
+              0, msg);
+        return;
+    }
+    lt_pbtext_doc *docs = NULL;
+    size_t n = 0;
+    lt_diag diag;
+    lt_diag_clear(&diag);
+    int r = lt_pbtext_parse("answer", c->resp ? c->resp : "", c->len,
+                            &lienthong__v1__link_reply__descriptor, NULL, NULL, &docs, &n, &diag);
+    if (r < 0 || n != 1) {
+        snprintf(msg, sizeof(msg), "HTTP %ld: the answer is not a LinkReply in JSON: %.300s",
+                 status, r < 0 ? diag.message : "not one document");
+        lt_pbtext_docs_free(&docs, n);
+        reply_retry(w, j, 0, msg);
+        return;
+    }
+    reply_as_given(w, j, (const Lienthong__V1__LinkReply *)docs[0].msg);
+    lt_pbtext_docs_free(&docs, n);
+}
+
 /* Settle every finished HTTP exchange. */
 static void reap(worker *w)
 {
@@ -425,6 +502,11 @@ static void reap(worker *w)
             w->calls = c->next;
         if (c->next)
             c->next->prev = c->prev;
+        if (c->kind == CALL_POST) {
+            post_done(w, c, status, err);
+            call_free(c);
+            continue;
+        }
         char session[SESSION_MAX] = "", msg[400];
         lt_portal_class cl = lt_portal_classify(w->a, c->kind == CALL_LOGIN, status, err, c->resp,
                                                 c->len, session, sizeof(session), msg, sizeof(msg));
@@ -448,6 +530,11 @@ static void take_request(worker *w, const void *data, size_t len)
     j->req = lienthong__v1__link_request__unpack(NULL, len, data);
     if (!j->req) {
         free(j);
+        return;
+    }
+    if (w->generic) {
+        j->next = CALL_POST;
+        jpush(&w->ready, j);
         return;
     }
     j->next = CALL_SYNC;
@@ -617,17 +704,18 @@ static int link_http_open(const lt_config_agency *a, void *zctx, lt_link **ret, 
     w->a = a;
     w->tokens = a->rate_per_s > 0 ? (double)a->rate_per_s : 1;
     w->tokens_ms = lt_time_now_ms();
-    if (!a->url || strcmp(a->adapter, "portal") != 0) {
-        r = lt_diag_set(reterr, LT_ERR_CONFIG, 0, "transport",
-                        "agency %s: transport http speaks the portal's dialect only", a->name);
+    if (!a->url) {
+        r = lt_diag_set(reterr, LT_ERR_CONFIG, 0, "url", "agency %s: transport http needs a url",
+                        a->name);
         goto fail;
     }
-    if ((r = read_password(a, &w->password, reterr)) < 0)
+    w->generic = strcmp(a->adapter, "portal") != 0;
+    if (!w->generic && (r = read_password(a, &w->password, reterr)) < 0)
         goto fail;
     r = -ENOMEM;
-    if (!(w->url_login = join(a->url, a->login_path)) ||
-        !(w->url_sync = join(a->url, a->sync_path)) ||
-        !(w->url_progress = join(a->url, a->progress_path)) ||
+    if ((!w->generic && (!(w->url_login = join(a->url, a->login_path)) ||
+                         !(w->url_sync = join(a->url, a->sync_path)) ||
+                         !(w->url_progress = join(a->url, a->progress_path)))) ||
         !(w->headers = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8")) ||
         !(w->multi = curl_multi_init()))
         goto fail;

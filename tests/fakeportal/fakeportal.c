@@ -12,6 +12,13 @@
  *   sync MaHoSo=X isUpdating=False TrangThaiHoSo=2 known=0 code=00
  *   progress MaHoSo=X TrangThai=2 code=00
  *   expired|down|slow ...
+ *   agency link=tax key=K dossier=X body=tax_transfer price=N code=200
+ * POST /agency is a generic agency gateway instead (the http link's JSON
+ * dialect for tax and land): it takes a LinkRequest as JSON and answers a
+ * LinkReply as JSON, OK, with a tax_notice result for a tax_transfer (2%
+ * income tax and 0.5% registration fee of the price); a request without
+ * version 1, link, idempotency_key or dossier_code, or whose dossier contains
+ * --reject, is answered HTTP 400.
  * Options:
  *   --port N (0: any; the port is written to --port-file), --log FILE,
  *   --user U --password P --madonvi M --service S,
@@ -26,13 +33,15 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#define BODY_MAX   (1 << 20)
-#define MAX_KNOWN  200000
+#define BODY_MAX  (1 << 20)
+#define MAX_KNOWN 200000
 
 static struct {
     const char *user, *password, *madonvi, *service, *down_file, *reject;
@@ -200,6 +209,83 @@ static int do_sync(struct MHD_Connection *c, json_object *o)
     return answer(c, 200, "00", "Đồng bộ thành công", NULL);
 }
 
+static int answer_json(struct MHD_Connection *c, unsigned status, json_object *o)
+{
+    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(s), (void *)s, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    int ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    json_object_put(o);
+    return ret;
+}
+
+/* A generic agency gateway: LinkRequest in, LinkReply out (JSON). */
+static int do_agency(struct MHD_Connection *c, json_object *o)
+{
+    const char *link = str(o, "link"), *key = str(o, "idempotency_key");
+    const char *code = str(o, "dossier_code"), *proc = str(o, "procedure_code");
+    json_object *v, *tt = NULL;
+    int version = json_object_object_get_ex(o, "version", &v) ? json_object_get_int(v) : 0;
+    bool is_tax = json_object_object_get_ex(o, "tax_transfer", &tt);
+    int64_t price = 0;
+    if (is_tax && json_object_object_get_ex(tt, "transfer_price", &v))
+        price = json_object_get_int64(v);
+    const char *bad = version != 1                           ? "version"
+                      : !link                                ? "link"
+                      : !key                                 ? "idempotency_key"
+                      : !code                                ? "dossier_code"
+                      : fp.reject && strstr(code, fp.reject) ? "dossier_code (rejected by --reject)"
+                                                             : NULL;
+    if (bad) {
+        logf_("agency link=%s key=%s dossier=%s code=400 bad=%s", link ? link : "", key ? key : "",
+              code ? code : "", bad);
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "error", json_object_new_string(bad));
+        return answer_json(c, 400, e);
+    }
+    logf_("agency link=%s key=%s dossier=%s body=%s price=%lld code=200", link, key, code,
+          is_tax                                          ? "tax_transfer"
+          : json_object_object_get_ex(o, "land_task", &v) ? "land_task"
+                                                          : "other",
+          (long long)price);
+    json_object *rep = json_object_new_object();
+    json_object_object_add(rep, "version", json_object_new_int(1));
+    json_object_object_add(rep, "idempotency_key", json_object_new_string(key));
+    json_object_object_add(rep, "outcome", json_object_new_string("OK"));
+    json_object_object_add(rep, "message", json_object_new_string("đã tiếp nhận"));
+    if (is_tax && price > 0) {
+        char now[32], id[200], pit[32], fee[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(id, sizeof(id), "TB-HTTP-%s", code);
+        snprintf(pit, sizeof(pit), "%lld", (long long)(price / 50));
+        snprintf(fee, sizeof(fee), "%lld", (long long)(price / 200));
+        json_object *ev = json_object_new_object(), *res = json_object_new_object();
+        json_object *data = json_object_new_object();
+        json_object_object_add(data, "personal_income_tax_vnd", json_object_new_string(pit));
+        json_object_object_add(data, "registration_fee_vnd", json_object_new_string(fee));
+        json_object_object_add(res, "from_agency", json_object_new_string("CCT"));
+        json_object_object_add(res, "kind", json_object_new_string("tax_notice"));
+        json_object_object_add(res, "reference", json_object_new_string(id));
+        json_object_object_add(res, "amount", json_object_new_int64(price / 50 + price / 200));
+        json_object_object_add(res, "issued_at", json_object_new_string(now));
+        json_object_object_add(res, "data", data);
+        json_object_object_add(ev, "event_id", json_object_new_string(id));
+        json_object_object_add(ev, "occurred_at", json_object_new_string(now));
+        json_object_object_add(ev, "dossier_code", json_object_new_string(code));
+        if (proc)
+            json_object_object_add(ev, "procedure_code", json_object_new_string(proc));
+        json_object_object_add(ev, "agency_code", json_object_new_string("CCT"));
+        json_object_object_add(ev, "result", res);
+        json_object_object_add(rep, "result", ev);
+    }
+    return answer_json(c, 200, rep);
+}
+
 static int do_progress(struct MHD_Connection *c, json_object *o)
 {
     int ret;
@@ -207,12 +293,12 @@ static int do_progress(struct MHD_Connection *c, json_object *o)
         return ret;
     json_object *d = data_item(o);
     const char *code = str(d, "MaHoSo"), *st = str(d, "TrangThai"), *t = str(d, "ThoiDiemXuLy");
-    const char *bad = !d                                    ? "data"
-                      : !code || !code[0]                   ? "MaHoSo"
-                      : !is_date(t)                         ? "ThoiDiemXuLy"
+    const char *bad = !d                                     ? "data"
+                      : !code || !code[0]                    ? "MaHoSo"
+                      : !is_date(t)                          ? "ThoiDiemXuLy"
                       : !st || atoi(st) < 1 || atoi(st) > 10 ? "TrangThai"
-                      : !known(code)                        ? "MaHoSo (not synced yet: order)"
-                                                            : NULL;
+                      : !known(code)                         ? "MaHoSo (not synced yet: order)"
+                                                             : NULL;
     if (bad) {
         logf_("progress MaHoSo=%s code=06 bad=%s", code ? code : "", bad);
         return answer(c, 200, "06", "Dữ liệu không hợp lệ", NULL);
@@ -271,6 +357,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         ret = do_sync(c, o);
     else if (strcmp(url, "/CapNhatTienDoHoSoMC") == 0)
         ret = do_progress(c, o);
+    else if (strcmp(url, "/agency") == 0)
+        ret = do_agency(c, o);
     else
         ret = answer(c, 404, "96", "Không có dịch vụ", NULL);
     pthread_mutex_unlock(&fp.mu);

@@ -467,6 +467,66 @@ static void kill_during_the_drain_changes_nothing(void)
     portal_stop(&p);
 }
 
+/* Tax over http (the generic JSON dialect): the TaxTransfer is POSTed as JSON, the LinkReply
+ * JSON answer's tax_notice is stored as agency:tax; 503 retries, 400 is a dead letter. */
+static void tax_over_http_gets_its_notice_stored(void)
+{
+    lt_h h;
+    portal p;
+    lt_h_init(&h, "http-tax", NULL);
+    portal_start(&h, &p, "--reject REJECT");
+    snprintf(h.extra_yaml, sizeof(h.extra_yaml),
+             "agencies:\n"
+             "  tax:\n"
+             "    transport: http\n"
+             "    url: 'http://127.0.0.1:%d/agency'\n"
+             "    backoff_initial_ms: 200\n"
+             "    backoff_max_ms: 1000\n"
+             "    timeout_ms: 3000\n"
+             "routes:\n"
+             "  - {name: to-tax, kinds: [status], to: [tax]}\n",
+             p.port);
+    FILE *d = fopen(p.down, "w");
+    lt_h_check(d && fclose(d) == 0, "down file");
+    lt_h_start(&h);
+
+    char cmd[2048], out[32768] = "";
+    const char *ctl = getenv("LT_CTL"), *src = getenv("LT_SOURCE_DIR");
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' publish '%s/examples/land-transfer.yaml' >/dev/null",
+             ctl, h.config, src);
+    lt_h_check(system(cmd) == 0, "publish failed");
+    wait_count(&p, "down /agency", NULL, 1, 10000); /* 503: retried */
+    unlink(p.down);
+    wait_count(&p, "agency link=tax", "body=tax_transfer price=3200000000 code=200", 1, 10000);
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' --json show H26.1.2-261110-0001 2>&1", ctl, h.config);
+    for (int i = 0; i < 200 && !strstr(out, "TB-HTTP-H26.1.2-261110-0001"); i++) {
+        run(cmd, out, sizeof(out));
+        usleep(20000);
+    }
+    lt_h_check(strstr(out, "\"sender\":\"agency:tax\"") &&
+                   strstr(out, "\"reference\":\"TB-HTTP-H26.1.2-261110-0001\"") &&
+                   strstr(out, "\"personal_income_tax_vnd\":\"64000000\""),
+               "the tax notice was not stored: %s", out);
+    /* only OBLIGATION_REQUESTED is sent to tax: one call with a 200 */
+    lt_h_check(count2(&p, "agency link=tax", NULL) == 1, "tax calls");
+
+    /* a 4xx is a permanent failure: a dead letter with the agency's answer */
+    snprintf(cmd, sizeof(cmd),
+             "sed 's/H26.1.2-261110-0001/H26-REJECT-1/; s/event_id: \\(.*\\)$/event_id: R\\1/' "
+             "'%s/examples/land-transfer.yaml' | '%s' -c '%s' publish - >/dev/null",
+             src, ctl, h.config);
+    lt_h_check(system(cmd) == 0, "publish failed: %s", cmd);
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' dead list 2>&1", ctl, h.config);
+    out[0] = '\0';
+    for (int i = 0; i < 200 && !strstr(out, "H26-REJECT-1"); i++) {
+        run(cmd, out, sizeof(out));
+        usleep(20000);
+    }
+    lt_h_check(strstr(out, "H26-REJECT-1") && strstr(out, "HTTP 400"), "dead list: %s", out);
+    lt_h_free(&h);
+    portal_stop(&p);
+}
+
 static void expired_session_is_renewed_once(void)
 {
     lt_h h;
@@ -544,6 +604,9 @@ int main(void)
     t = lt_time_now_ms();
     result_after_a_restart_carries_its_status();
     fprintf(stderr, "result after a restart ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
+    t = lt_time_now_ms();
+    tax_over_http_gets_its_notice_stored();
+    fprintf(stderr, "tax over http ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
     t = lt_time_now_ms();
     kill_during_the_drain_changes_nothing();
     fprintf(stderr, "kill during the drain ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
