@@ -1107,9 +1107,24 @@ static void production_example_loads_with_absolute_paths(void **state)
     assert_string_equal(cfg->data_dir, "/var/lib/lienthong");
     assert_string_equal(cfg->control_endpoint, "ipc:///var/lib/lienthong/control.sock");
     assert_int_equal(cfg->n_agencies, 3);
-    assert_int_equal(cfg->n_routes, 4);
+    assert_int_equal(cfg->n_routes, 5);
     for (size_t i = 0; i < cfg->n_routes; i++)
         assert_int_not_equal(cfg->routes[i].to_mask, 0);
+    /* tax over zmq, land and the portal over http with the portal's maps */
+    assert_string_equal(cfg->agencies[0].transport, "zmq");
+    assert_string_equal(cfg->agencies[1].transport, "http");
+    assert_null(cfg->agencies[1].endpoint);
+    const lt_config_agency *p = &cfg->agencies[2];
+    assert_string_equal(p->adapter, "portal");
+    assert_string_equal(p->transport, "http");
+    assert_non_null(p->password_file);
+    assert_null(p->password);
+    assert_string_equal(p->sync_path, "/DongBoHoSoMC");
+    assert_true(p->timeout_ms > 3 * p->request_timeout_ms);
+    assert_string_equal(lt_config_map_get(p->procedure_map, p->n_procedure_map, "DD-CN-01"),
+                        "1.004227");
+    assert_string_equal(lt_config_map_get(p->unit_map, p->n_unit_map, "VPDKDD-Q1"),
+                        "000.30.30.H29");
     lt_config_free(&cfg);
 }
 
