@@ -70,6 +70,13 @@ int ctl_load_config(ctl *c, bool overridden);
 /* Open the store read-only (c->data_dir or the config's). Prints the error. */
 int ctl_open_store(ctl *c, lt_store **ret);
 
+/* Open the store read-only, begin a read transaction and read dossier code's
+ * state, saying what failed on stderr. [out] all three on success; the caller
+ * frees st, aborts t and closes s (also on failure: whatever was set).
+ * Returns 0, EXIT_REJECTED for an unknown dossier, or EXIT_USAGE. */
+int ctl_open_dossier(ctl *c, const char *code, lt_store **s, lt_store_txn **t,
+                     lt_dossier_state **st);
+
 /* Monotonic clock, ms. */
 int64_t ctl_mono_ms(void);
 

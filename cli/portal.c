@@ -211,21 +211,9 @@ static int portal_status(ctl *c, const char *code)
     lt_dossier_state *st = NULL;
     int r, rc = EXIT_USAGE;
 
-    if (ctl_open_store(c, &s) < 0)
-        return EXIT_USAGE;
-    if ((r = lt_store_txn_begin(s, false, false, &t)) < 0) {
-        ctl_errf("%s: read transaction: %s", c->data_dir, lt_strerror(r));
+    if ((rc = ctl_open_dossier(c, code, &s, &t, &st)) != 0)
         goto out;
-    }
-    if ((r = lt_store_get_state(t, code, &st)) == LT_ERR_NOT_FOUND) {
-        ctl_errf("dossier %s: not found in %s", code, c->data_dir);
-        rc = EXIT_REJECTED;
-        goto out;
-    }
-    if (r < 0) {
-        ctl_errf("dossier %s: %s", code, lt_strerror(r));
-        goto out;
-    }
+    rc = EXIT_USAGE;
     /* the portal agencies: by adapter in the config, else the one named portal */
     size_t n = 0;
     for (size_t i = 0; c->cfg && i < c->cfg->n_agencies; i++)

@@ -148,21 +148,9 @@ int ctl_cmd_show(ctl *c, const char *code)
     walk w = { .c = c };
     int r, rc = EXIT_USAGE;
 
-    if (ctl_open_store(c, &s) < 0)
-        return EXIT_USAGE;
-    if ((r = lt_store_txn_begin(s, false, false, &t)) < 0) {
-        ctl_errf("%s: read transaction: %s", c->data_dir, lt_strerror(r));
+    if ((rc = ctl_open_dossier(c, code, &s, &t, &st)) != 0)
         goto out;
-    }
-    if ((r = lt_store_get_state(t, code, &st)) == LT_ERR_NOT_FOUND) {
-        ctl_errf("dossier %s: not found in %s", code, c->data_dir);
-        rc = EXIT_REJECTED;
-        goto out;
-    }
-    if (r < 0) {
-        ctl_errf("dossier %s: %s", code, lt_strerror(r));
-        goto out;
-    }
+    rc = EXIT_USAGE;
     w.t = t;
     if (!(w.results = open_memstream(&res, &res_len))) {
         ctl_errf("out of memory");

@@ -204,3 +204,25 @@ const char *ctl_delivery_state(int state)
         return "UNSPECIFIED";
     }
 }
+
+int ctl_open_dossier(ctl *c, const char *code, lt_store **s, lt_store_txn **t,
+                     lt_dossier_state **st)
+{
+    int r;
+
+    if (ctl_open_store(c, s) < 0)
+        return EXIT_USAGE;
+    if ((r = lt_store_txn_begin(*s, false, false, t)) < 0) {
+        ctl_errf("%s: read transaction: %s", c->data_dir, lt_strerror(r));
+        return EXIT_USAGE;
+    }
+    if ((r = lt_store_get_state(*t, code, st)) == LT_ERR_NOT_FOUND) {
+        ctl_errf("dossier %s: not found in %s", code, c->data_dir);
+        return EXIT_REJECTED;
+    }
+    if (r < 0) {
+        ctl_errf("dossier %s: %s", code, lt_strerror(r));
+        return EXIT_USAGE;
+    }
+    return 0;
+}

@@ -1,7 +1,10 @@
 /* link.c - dispatch to the transport an agency's config names. */
 #include "link.h"
 
+#include <stdbool.h>
 #include <string.h>
+
+#include "log.h"
 
 extern const lt_link_ops lt_link_zmq_ops;
 extern const lt_link_ops lt_link_http_ops;
@@ -37,4 +40,39 @@ void lt_link_close(lt_link **p)
 {
     if (p && *p)
         (*p)->ops->close(p);
+}
+
+int lt_link_recv_frame(void *sock, const char *agency, Lienthong__V1__LinkReply **ret)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return LT_ERR_NOT_FOUND;
+    }
+    /* a gateway that answers with an envelope: skip empty delimiter frames */
+    while (zmq_msg_size(&m) == 0 && zmq_msg_more(&m)) {
+        zmq_msg_close(&m);
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, 0) < 0) {
+            zmq_msg_close(&m);
+            return LT_ERR_MALFORMED;
+        }
+    }
+    bool extra = zmq_msg_more(&m);
+    Lienthong__V1__LinkReply *r =
+        lienthong__v1__link_reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+    zmq_msg_close(&m);
+    while (extra) { /* drop trailing frames of a malformed reply */
+        zmq_msg_init(&m);
+        zmq_msg_recv(&m, sock, 0);
+        extra = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+    }
+    if (!r) {
+        lt_log_warn("agency reply does not decode agency=%s", agency);
+        return LT_ERR_MALFORMED;
+    }
+    *ret = r;
+    return 0;
 }

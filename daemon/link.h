@@ -60,4 +60,9 @@ int lt_link_recv(lt_link *l, Lienthong__V1__LinkReply **ret);
  * engine resends them under the same idempotency key). Accepts NULL. */
 void lt_link_close(lt_link **p);
 
+/* For transports: take one LinkReply frame waiting on sock without blocking
+ * (empty delimiter frames before it and extra frames after it are dropped;
+ * an undecodable one is logged naming agency). Returns as lt_link_recv(). */
+int lt_link_recv_frame(void *sock, const char *agency, Lienthong__V1__LinkReply **ret);
+
 #endif

@@ -768,19 +768,7 @@ static void link_http_pollitem(lt_link *b, zmq_pollitem_t *ret)
 static int link_http_recv(lt_link *b, Lienthong__V1__LinkReply **ret)
 {
     link_http *l = (link_http *)b;
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, l->pipe, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&m);
-        return LT_ERR_NOT_FOUND;
-    }
-    Lienthong__V1__LinkReply *r =
-        lienthong__v1__link_reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
-    zmq_msg_close(&m);
-    if (!r)
-        return LT_ERR_MALFORMED;
-    *ret = r;
-    return 0;
+    return lt_link_recv_frame(l->pipe, l->a->name, ret);
 }
 
 const lt_link_ops lt_link_http_ops = {

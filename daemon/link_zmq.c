@@ -94,37 +94,7 @@ static void link_zmq_pollitem(lt_link *b, zmq_pollitem_t *ret)
 static int link_zmq_recv(lt_link *b, Lienthong__V1__LinkReply **ret)
 {
     link_zmq *l = (link_zmq *)b;
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, l->sock, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&m);
-        return LT_ERR_NOT_FOUND;
-    }
-    /* a gateway that answers with an envelope: skip empty delimiter frames */
-    while (zmq_msg_size(&m) == 0 && zmq_msg_more(&m)) {
-        zmq_msg_close(&m);
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, l->sock, 0) < 0) {
-            zmq_msg_close(&m);
-            return LT_ERR_MALFORMED;
-        }
-    }
-    bool extra = zmq_msg_more(&m);
-    Lienthong__V1__LinkReply *r =
-        lienthong__v1__link_reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
-    zmq_msg_close(&m);
-    while (extra) { /* drop trailing frames of a malformed reply */
-        zmq_msg_init(&m);
-        zmq_msg_recv(&m, l->sock, 0);
-        extra = zmq_msg_more(&m);
-        zmq_msg_close(&m);
-    }
-    if (!r) {
-        lt_log_warn("agency reply does not decode agency=%s", l->agency->name);
-        return LT_ERR_MALFORMED;
-    }
-    *ret = r;
-    return 0;
+    return lt_link_recv_frame(l->sock, l->agency->name, ret);
 }
 
 const lt_link_ops lt_link_zmq_ops = {
