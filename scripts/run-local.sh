@@ -21,7 +21,9 @@ cleanup() {
     [ -n "$pids" ] && kill $pids 2>/dev/null || true
     wait 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+# Ctrl-C or a kill of this script stops the daemon (cleanly, SIGTERM) and the simulators.
+trap '[ -n "$pids" ] && kill -TERM $pids 2>/dev/null || true' INT TERM
 
 # endpoints as in config/lienthong.yaml
 "$BIN/lienthong-agency-sim" --agency tax --endpoint tcp://127.0.0.1:7461 \
@@ -35,4 +37,14 @@ pids="$pids $!"
 pids="$pids $!"
 echo "run-local: simulators tax :7461, land :7462, portal :7463 (logs in data/sim-*.log)"
 echo "run-local: try  $BIN/lienthongctl publish examples/land-transfer.yaml"
-"$BIN/lienthongd" -c "$CONFIG"
+"$BIN/lienthongd" -c "$CONFIG" &
+daemon=$!
+pids="$pids $daemon"
+status=0
+wait "$daemon" || status=$?
+# a signal interrupts wait; wait for the daemon's own exit status
+while kill -0 "$daemon" 2>/dev/null; do
+    status=0
+    wait "$daemon" || status=$?
+done
+exit "$status"
