@@ -1,6 +1,7 @@
 /* link.c - dispatch to the transport an agency's config names. */
 #include "link.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -40,6 +41,25 @@ void lt_link_close(lt_link **p)
 {
     if (p && *p)
         (*p)->ops->close(p);
+}
+
+int lt_link_send_frame(void *sock, const Lienthong__V1__LinkRequest *req)
+{
+    size_t len = lienthong__v1__link_request__get_packed_size(req);
+    if (len > LT_LINK_FRAME_MAX)
+        return -E2BIG;
+    if (len == 0)
+        return -EINVAL;
+    zmq_msg_t m;
+    if (zmq_msg_init_size(&m, len) < 0)
+        return -ENOMEM;
+    lienthong__v1__link_request__pack(req, zmq_msg_data(&m)); /* straight into the frame */
+    if (zmq_msg_send(&m, sock, ZMQ_DONTWAIT) < 0) {
+        int e = errno;
+        zmq_msg_close(&m);
+        return e == EAGAIN ? -EAGAIN : LT_ERR_ZMQ;
+    }
+    return 0;
 }
 
 int lt_link_recv_frame(void *sock, const char *agency, Lienthong__V1__LinkReply **ret)

@@ -60,6 +60,14 @@ int lt_link_recv(lt_link *l, Lienthong__V1__LinkReply **ret);
  * engine resends them under the same idempotency key). Accepts NULL. */
 void lt_link_close(lt_link **p);
 
+/* Largest LinkRequest a link carries; a larger one is a dead letter. */
+#define LT_LINK_FRAME_MAX (4u << 20)
+
+/* For transports: send req as one frame on sock without blocking.
+ * Returns 0; -E2BIG above LT_LINK_FRAME_MAX; -EINVAL for a request that
+ * encodes to nothing; -EAGAIN when sock cannot take it now; LT_ERR_ZMQ. */
+int lt_link_send_frame(void *sock, const Lienthong__V1__LinkRequest *req);
+
 /* For transports: take one LinkReply frame waiting on sock without blocking
  * (empty delimiter frames before it and extra frames after it are dropped;
  * an undecodable one is logged naming agency). Returns as lt_link_recv(). */

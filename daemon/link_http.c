@@ -38,7 +38,6 @@
 #include "timefmt.h"
 
 #define HTTP_ANSWER_MAX (1u << 20) /* a portal answer is a few hundred bytes */
-#define HTTP_FRAME_MAX  (4u << 20)
 #define SESSION_MAX     1024
 
 const lt_link_ops lt_link_http_ops;
@@ -100,8 +99,6 @@ typedef struct link_http {
     pthread_t thread;
     bool started;
     worker w;
-    uint8_t *buf;
-    size_t cap;
 } link_http;
 
 static void jpush(jlist *l, job *j)
@@ -643,7 +640,6 @@ static void link_http_close(lt_link **p)
     worker_cleanup(&l->w);
     if (l->pipe)
         zmq_close(l->pipe);
-    free(l->buf);
     free(l);
     *p = NULL;
 }
@@ -742,21 +738,7 @@ fail:;
 
 static int link_http_send(lt_link *b, const Lienthong__V1__LinkRequest *req)
 {
-    link_http *l = (link_http *)b;
-    size_t len = lienthong__v1__link_request__get_packed_size(req);
-    if (len > HTTP_FRAME_MAX)
-        return -E2BIG;
-    if (len > l->cap) {
-        uint8_t *nb = realloc(l->buf, len);
-        if (!nb)
-            return -ENOMEM;
-        l->buf = nb;
-        l->cap = len;
-    }
-    lienthong__v1__link_request__pack(req, l->buf);
-    if (len == 0 || zmq_send(l->pipe, l->buf, len, ZMQ_DONTWAIT) < 0)
-        return errno == EAGAIN ? -EAGAIN : LT_ERR_ZMQ;
-    return 0;
+    return lt_link_send_frame(((link_http *)b)->pipe, req);
 }
 
 static void link_http_pollitem(lt_link *b, zmq_pollitem_t *ret)

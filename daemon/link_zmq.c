@@ -13,14 +13,11 @@
 #include "link.h"
 #include "log.h"
 
-#define LINK_REQUEST_MAX (4u << 20)
 
 typedef struct link_zmq {
     lt_link base;
     void *sock;
     const lt_config_agency *agency;
-    uint8_t *buf;
-    size_t cap;
 } link_zmq;
 
 const lt_link_ops lt_link_zmq_ops;
@@ -35,7 +32,6 @@ static void link_zmq_close(lt_link **p)
     link_zmq *l = (link_zmq *)*p;
     if (l->sock)
         zmq_close(l->sock);
-    free(l->buf);
     free(l);
     *p = NULL;
 }
@@ -48,7 +44,7 @@ static int link_zmq_open(const lt_config_agency *a, void *zctx, lt_link **ret, l
     l->base.ops = &lt_link_zmq_ops;
     l->agency = a;
     l->sock = zmq_socket(zctx, ZMQ_DEALER);
-    int64_t maxmsg = LINK_REQUEST_MAX;
+    int64_t maxmsg = LT_LINK_FRAME_MAX;
     if (!l->sock || zopt(l->sock, ZMQ_IMMEDIATE, 1) < 0 || zopt(l->sock, ZMQ_LINGER, 0) < 0 ||
         zopt(l->sock, ZMQ_SNDHWM, 10000) < 0 || zopt(l->sock, ZMQ_HEARTBEAT_IVL, 5000) < 0 ||
         zopt(l->sock, ZMQ_HEARTBEAT_TIMEOUT, 15000) < 0 ||
@@ -68,21 +64,7 @@ static int link_zmq_open(const lt_config_agency *a, void *zctx, lt_link **ret, l
 
 static int link_zmq_send(lt_link *b, const Lienthong__V1__LinkRequest *req)
 {
-    link_zmq *l = (link_zmq *)b;
-    size_t len = lienthong__v1__link_request__get_packed_size(req);
-    if (len > LINK_REQUEST_MAX)
-        return -E2BIG;
-    if (len > l->cap) {
-        uint8_t *nb = realloc(l->buf, len);
-        if (!nb)
-            return -ENOMEM;
-        l->buf = nb;
-        l->cap = len;
-    }
-    lienthong__v1__link_request__pack(req, l->buf);
-    if (zmq_send(l->sock, l->buf, len, ZMQ_DONTWAIT) < 0)
-        return errno == EAGAIN ? -EAGAIN : LT_ERR_ZMQ;
-    return 0;
+    return lt_link_send_frame(((link_zmq *)b)->sock, req);
 }
 
 static void link_zmq_pollitem(lt_link *b, zmq_pollitem_t *ret)
