@@ -441,19 +441,7 @@ void lt_h_sim_start(lt_h *h, lt_h_sim *sim, const char *agency, const char *args
          tok = strtok_r(NULL, " ", &save))
         argv[n++] = tok;
     argv[n] = NULL;
-    sim->pid = fork();
-    lt_h_check(sim->pid >= 0, "fork: %s", strerror(errno));
-    if (sim->pid == 0) {
-        int fd = open(h->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    child_started(sim->pid);
+    sim->pid = lt_h_spawn(h, argv);
     struct stat st;
     int64_t deadline = now_ms() + 5000;
     while (stat(sock, &st) != 0) {

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,20 +25,21 @@ typedef struct portal {
 
 static void portal_start(lt_h *h, portal *p, const char *args)
 {
-    char port_file[300], cmd[2048];
+    char port_file[300], argbuf[512];
     snprintf(port_file, sizeof(port_file), "%s/portal.port", h->dir);
     snprintf(p->log, sizeof(p->log), "%s/portal.log", h->dir);
     snprintf(p->down, sizeof(p->down), "%s/portal.down", h->dir);
     unlink(port_file);
-    snprintf(cmd, sizeof(cmd), "exec '%s' --port 0 --port-file '%s' --log '%s' --down-file '%s' %s",
-             getenv("LT_FAKEPORTAL"), port_file, p->log, p->down, args ? args : "");
-    p->pid = fork();
-    lt_h_check(p->pid >= 0, "fork");
-    if (p->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failing test (abort) takes the portal down */
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
+    const char *argv[32] = { getenv("LT_FAKEPORTAL"), "--port", "0", "--port-file", port_file,
+                             "--log", p->log, "--down-file", p->down };
+    int n = 9;
+    snprintf(argbuf, sizeof(argbuf), "%s", args ? args : "");
+    for (char *save = NULL, *tok = strtok_r(argbuf, " ", &save); tok && n < 31;
+         tok = strtok_r(NULL, " ", &save))
+        argv[n++] = tok;
+    argv[n] = NULL;
+    /* the harness's spawn: a failing test (lt_h_fail) takes the portal down too */
+    p->pid = lt_h_spawn(h, argv);
     for (int i = 0; i < 500; i++) {
         FILE *f = fopen(port_file, "r");
         if (f && fscanf(f, "%d", &p->port) == 1) {
@@ -50,7 +50,8 @@ static void portal_start(lt_h *h, portal *p, const char *args)
             fclose(f);
         usleep(10000);
     }
-    lt_h_fail(__FILE__, __LINE__, "fake portal did not start (%s)", cmd);
+    lt_h_fail(__FILE__, __LINE__, "fake portal did not start (%s %s); log %s", argv[0],
+              args ? args : "", h->log);
 }
 
 static void portal_stop(portal *p)
