@@ -474,3 +474,30 @@ int lt_h_sim_count(const lt_h_sim *sim, const char *needle)
     fclose(f);
     return n;
 }
+
+int lt_h_run(const char *cmd, char *out, size_t size)
+{
+    FILE *f = popen(cmd, "r");
+    lt_h_check(f, "popen %s", cmd);
+    size_t n = 0, got;
+    while (n + 1 < size && (got = fread(out + n, 1, size - 1 - n, f)) > 0)
+        n += got;
+    out[n] = '\0';
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+int lt_h_ctl(lt_h *h, const char *args, char *out, size_t size)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' %s 2>&1", getenv("LT_CTL"), h->config, args);
+    return lt_h_run(cmd, out, size);
+}
+
+int lt_h_count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}

@@ -103,6 +103,15 @@ int lt_h_sim_count(const lt_h_sim *sim, const char *needle);
 /* The endpoint a simulator for agency would use (for the config's agencies). */
 const char *lt_h_sim_endpoint(lt_h *h, const char *agency);
 
+/* Run a shell command; capture its output (up to size-1 bytes, NUL-ended)
+ * into out. Returns its exit status, 128 when it did not exit normally. */
+int lt_h_run(const char *cmd, char *out, size_t size);
+/* Run lienthongctl (LT_CTL) with -c h->config and args (shell words),
+ * stdout and stderr into out. Returns its exit status as lt_h_run. */
+int lt_h_ctl(lt_h *h, const char *args, char *out, size_t size);
+/* Occurrences of needle in hay. */
+int lt_h_count(const char *hay, const char *needle);
+
 /* Open the daemon's store read-only (works while it runs). */
 lt_store *lt_h_store(lt_h *h);
 

@@ -13,23 +13,9 @@ static char out[1 << 20];
 /* Run lienthongctl with args (a shell word list); capture stdout+stderr. */
 static int ctl(lt_h *h, const char *args)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' %s 2>&1", getenv("LT_CTL"), h->config, args);
-    FILE *p = popen(cmd, "r");
-    lt_h_check(p, "popen %s", cmd);
-    size_t n = fread(out, 1, sizeof(out) - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return lt_h_ctl(h, args, out, sizeof(out));
 }
 
-static int count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
 
 int main(void)
 {
@@ -41,16 +27,16 @@ int main(void)
 
     snprintf(args, sizeof(args), "publish '%s/examples/land-transfer.yaml'", src);
     lt_h_check(ctl(&h, args) == 0, "publish example: %s", out);
-    lt_h_check(count(out, "accepted  seq=") == 8, "expected 8 accepted lines:\n%s", out);
+    lt_h_check(lt_h_count(out, "accepted  seq=") == 8, "expected 8 accepted lines:\n%s", out);
     lt_h_check(ctl(&h, args) == 0, "republish example: %s", out);
-    lt_h_check(count(out, "duplicate seq=") == 8, "expected 8 duplicate lines:\n%s", out);
+    lt_h_check(lt_h_count(out, "duplicate seq=") == 8, "expected 8 duplicate lines:\n%s", out);
 
     /* the other shipped examples publish too, and a late dossier shows as late */
     snprintf(args, sizeof(args), "publish '%s/examples/business-registration.yaml'", src);
-    lt_h_check(ctl(&h, args) == 0 && count(out, "accepted  seq=") == 7,
+    lt_h_check(ctl(&h, args) == 0 && lt_h_count(out, "accepted  seq=") == 7,
                "business-registration example:\n%s", out);
     snprintf(args, sizeof(args), "publish '%s/examples/late-dossier.yaml'", src);
-    lt_h_check(ctl(&h, args) == 0 && count(out, "accepted  seq=") == 4, "late-dossier example:\n%s",
+    lt_h_check(ctl(&h, args) == 0 && lt_h_count(out, "accepted  seq=") == 4, "late-dossier example:\n%s",
                out);
     lt_h_check(ctl(&h, "show H26.1.9-261112-0118") == 0 && strstr(out, "late (completed after"),
                "late dossier not shown as late:\n%s", out);
@@ -69,7 +55,7 @@ int main(void)
 
     /* events and stats, human and JSON */
     lt_h_check(ctl(&h, "--json events --from 3 --limit 2") == 0, "events: %s", out);
-    lt_h_check(count(out, "\n") == 2 && strncmp(out, "{\"seq\":3,", 9) == 0, "events --json:\n%s",
+    lt_h_check(lt_h_count(out, "\n") == 2 && strncmp(out, "{\"seq\":3,", 9) == 0, "events --json:\n%s",
                out);
     lt_h_check(ctl(&h, "stats") == 0 && strstr(out, "last_seq     19"), "stats:\n%s", out);
     lt_h_check(ctl(&h, "--json stats") == 0 && strstr(out, "\"last_seq\":19"), "stats --json:\n%s",

@@ -16,23 +16,9 @@ static char out[1 << 20];
 /* Run lienthongctl with args (a shell word list); capture stdout+stderr. */
 static int ctl(lt_h *h, const char *args)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' %s 2>&1", getenv("LT_CTL"), h->config, args);
-    FILE *p = popen(cmd, "r");
-    lt_h_check(p, "popen %s", cmd);
-    size_t n = fread(out, 1, sizeof(out) - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return lt_h_ctl(h, args, out, sizeof(out));
 }
 
-static int count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
 
 /* The queues row of agency (a pointer into out), or NULL. */
 static const char *row(const char *agency)
@@ -135,11 +121,11 @@ int main(void)
      * result, seq 4), the dossier's seq 2 and 3 are held behind it */
     for (int i = 0; i < 100; i++) {
         lt_h_check(ctl(&h, "--json dead list portal") == 0, "dead list: %s", out);
-        if (count(out, "\"state\":\"DEAD\"") >= 1)
+        if (lt_h_count(out, "\"state\":\"DEAD\"") >= 1)
             break;
         usleep(50000);
     }
-    lt_h_check(count(out, "\"state\":\"DEAD\"") >= 1, "no dead letter for the portal:\n%s", out);
+    lt_h_check(lt_h_count(out, "\"state\":\"DEAD\"") >= 1, "no dead letter for the portal:\n%s", out);
     lt_h_check(ctl(&h, "dead list") == 0 && strstr(out, "portal") && strstr(out, "H-OPS-1"),
                "dead list: %s", out);
     lt_h_check(ctl(&h, "dead show portal 1") == 0 && strstr(out, "state            DEAD") &&
@@ -151,10 +137,10 @@ int main(void)
 
     /* show: every event with its deliveries */
     lt_h_check(ctl(&h, "show H-OPS-1") == 0, "show: %s", out);
-    lt_h_check(count(out, "-> land       DELIVERED") == 3, "show: land deliveries:\n%s", out);
+    lt_h_check(lt_h_count(out, "-> land       DELIVERED") == 3, "show: land deliveries:\n%s", out);
     lt_h_check(strstr(out, "-> portal     DEAD") && strstr(out, "error="),
                "show: the portal's dead letter:\n%s", out);
-    lt_h_check(ctl(&h, "--json show H-OPS-1") == 0 && count(out, "\"deliveries\":[") == 4 &&
+    lt_h_check(ctl(&h, "--json show H-OPS-1") == 0 && lt_h_count(out, "\"deliveries\":[") == 4 &&
                    strstr(out, "\"results\":[{\"seq\":4,"),
                "show --json: %s", out);
 

@@ -102,18 +102,6 @@ static void config(lt_h *h, const portal *p, const char *password, const char *e
              p->port, password, extra ? extra : "");
 }
 
-static int run(const char *cmd, char *out, size_t size)
-{
-    FILE *f = popen(cmd, "r");
-    size_t n = 0;
-    lt_h_check(f, "popen %s", cmd);
-    while (n + 1 < size && fgets(out + n, (int)(size - n), f))
-        n = strlen(out);
-    out[n] = '\0';
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* lienthongctl portal status: the last sync and its answer, failures, unknown dossiers. */
 static void portal_status_shows_what_was_sent_and_answered(lt_h *h)
 {
@@ -122,7 +110,7 @@ static void portal_status_shows_what_was_sent_and_answered(lt_h *h)
 
     snprintf(cmd, sizeof(cmd), "'%s' -c '%s' portal status H26.1.2-261110-0001 2>&1", ctl,
              h->config);
-    int rc = run(cmd, out, sizeof(out));
+    int rc = lt_h_run(cmd, out, sizeof(out));
     lt_h_check(rc == 0, "portal status exit %d: %s", rc, out);
     lt_h_check(strstr(out, "last synced  seq ") && strstr(out, "(RESULT_RETURNED)") &&
                    strstr(out, "sent and answered: DongBoHoSoMC(MaHoSo=H26.1.2-261110-0001 "
@@ -134,7 +122,7 @@ static void portal_status_shows_what_was_sent_and_answered(lt_h *h)
 
     snprintf(cmd, sizeof(cmd), "'%s' -c '%s' --json portal status H26.1.2-261110-0001 2>&1", ctl,
              h->config);
-    rc = run(cmd, out, sizeof(out));
+    rc = lt_h_run(cmd, out, sizeof(out));
     lt_h_check(rc == 0 && strstr(out, "{\"dossier_code\":\"H26.1.2-261110-0001\",") == out &&
                    strstr(out, "\"agency\":\"portal\"") &&
                    strstr(out, "\"last_synced\":{\"seq\":") &&
@@ -145,7 +133,7 @@ static void portal_status_shows_what_was_sent_and_answered(lt_h *h)
 
     /* a failure: the dead letter's error is shown, nothing was synced */
     snprintf(cmd, sizeof(cmd), "'%s' -c '%s' portal status H29-UNMAPPED-1 2>&1", ctl, h->config);
-    rc = run(cmd, out, sizeof(out));
+    rc = lt_h_run(cmd, out, sizeof(out));
     lt_h_check(rc == 0 && strstr(out, "last synced  never") &&
                    strstr(out, "not synced   0 pending, 1 dead") &&
                    strstr(out, "DEAD after 1 attempts: permanent failure: mapping") &&
@@ -153,13 +141,13 @@ static void portal_status_shows_what_was_sent_and_answered(lt_h *h)
                "portal status of a dead letter (exit %d): %s", rc, out);
 
     snprintf(cmd, sizeof(cmd), "'%s' -c '%s' portal status H29-NO-SUCH 2>&1", ctl, h->config);
-    rc = run(cmd, out, sizeof(out));
+    rc = lt_h_run(cmd, out, sizeof(out));
     lt_h_check(rc == 1 && strstr(out, "H29-NO-SUCH: not found"), "unknown dossier: exit %d: %s", rc,
                out);
     snprintf(cmd, sizeof(cmd), "'%s' -c '%s' portal 2>&1", ctl, h->config);
-    lt_h_check(run(cmd, out, sizeof(out)) == 2, "portal without a subcommand: %s", out);
+    lt_h_check(lt_h_run(cmd, out, sizeof(out)) == 2, "portal without a subcommand: %s", out);
     snprintf(cmd, sizeof(cmd), "'%s' -c '%s' portal stats X 2>&1", ctl, h->config);
-    lt_h_check(run(cmd, out, sizeof(out)) == 2, "portal stats: %s", out);
+    lt_h_check(lt_h_run(cmd, out, sizeof(out)) == 2, "portal stats: %s", out);
 }
 
 /* The land-transfer flow, a result, and a dossier whose procedure has no MaTTHC. */
@@ -209,7 +197,7 @@ static void flow_reaches_the_portal_in_order_with_the_result(void)
     lt_h_sub_free(s);
     snprintf(cmd, sizeof(cmd), "'%s' -c '%s' dead list 2>&1", getenv("LT_CTL"), h.config);
     for (int k = 0; k < 200 && !strstr(out, "9.999999"); k++) {
-        run(cmd, out, sizeof(out));
+        lt_h_run(cmd, out, sizeof(out));
         usleep(20000);
     }
     lt_h_check(strstr(out, "H29-UNMAPPED-1") && strstr(out, "no national MaTTHC"),
@@ -228,7 +216,7 @@ static void wait_synced(lt_h *h, const char *code)
     snprintf(cmd, sizeof(cmd), "'%s' -c '%s' portal status %s 2>&1", getenv("LT_CTL"), h->config,
              code);
     for (int i = 0; i < 500; i++) {
-        if (run(cmd, out, sizeof(out)) == 0 && strstr(out, "not synced   0 pending, 0 dead"))
+        if (lt_h_run(cmd, out, sizeof(out)) == 0 && strstr(out, "not synced   0 pending, 0 dead"))
             return;
         usleep(20000);
     }
@@ -507,7 +495,7 @@ static void tax_over_http_gets_its_notice_stored(void)
     wait_count(&p, "agency link=tax", "body=tax_transfer price=3200000000 code=200", 1, 10000);
     snprintf(cmd, sizeof(cmd), "'%s' -c '%s' --json show H26.1.2-261110-0001 2>&1", ctl, h.config);
     for (int i = 0; i < 200 && !strstr(out, "TB-HTTP-H26.1.2-261110-0001"); i++) {
-        run(cmd, out, sizeof(out));
+        lt_h_run(cmd, out, sizeof(out));
         usleep(20000);
     }
     lt_h_check(strstr(out, "\"sender\":\"agency:tax\"") &&
@@ -526,7 +514,7 @@ static void tax_over_http_gets_its_notice_stored(void)
     snprintf(cmd, sizeof(cmd), "'%s' -c '%s' dead list 2>&1", ctl, h.config);
     out[0] = '\0';
     for (int i = 0; i < 200 && !strstr(out, "H26-REJECT-1"); i++) {
-        run(cmd, out, sizeof(out));
+        lt_h_run(cmd, out, sizeof(out));
         usleep(20000);
     }
     lt_h_check(strstr(out, "H26-REJECT-1") && strstr(out, "HTTP 400"), "dead list: %s", out);
@@ -590,7 +578,7 @@ static void wrong_password_fails_the_link_without_hammering(void)
     lt_h_check(count2(&p, "sync", NULL) == 0, "calls without a session");
     char cmd[1024], out[8192] = "";
     snprintf(cmd, sizeof(cmd), "'%s' -c '%s' queues 2>&1", getenv("LT_CTL"), h.config);
-    run(cmd, out, sizeof(out));
+    lt_h_run(cmd, out, sizeof(out));
     lt_h_check(strstr(out, "login refused"), "queues does not show the failed link: %s", out);
     zmq_close(c);
     lt_h_free(&h);
