@@ -39,6 +39,11 @@ typedef struct lt_adapter_input {
     int status_before;             /* the dossier's status at this event's seq: that of its last
                                       status event with a smaller seq (from the store, exact
                                       after any restart); 0 when there is none */
+    /* The dossier's events before this one, oldest first (earlier results,
+     * attachments sent with earlier status events). Given only to an adapter
+     * with wants_history set; else NULL and 0. */
+    const lt_stored_event *const *history;
+    size_t n_history;
 } lt_adapter_input;
 
 typedef enum {
@@ -59,6 +64,11 @@ typedef struct lt_link_outcome {
 
 typedef struct lt_adapter {
     const char *name; /* "tax", "land", "portal" */
+
+    /* Set when build reads in->history: the engine then keeps the dossier's
+     * earlier events it walks anyway (one more unpack each) instead of
+     * dropping them. */
+    bool wants_history;
 
     /* Fill req's body (one of the oneof members) for in. The caller has set
      * version, link, idempotency_key, attempt, seq, dossier_code,

@@ -705,7 +705,36 @@ typedef struct first_check {
     uint64_t seq;
     bool first;
     int status_before;
+    bool keep; /* collect the earlier events in history (adapter wants_history) */
+    lt_stored_event **history;
+    size_t n_history, cap_history;
+    int err; /* -ENOMEM while collecting */
 } first_check;
+
+/* Keep an owned copy of earlier event seq in c->history. */
+static void keep_event(first_check *c, uint64_t seq)
+{
+    if (c->n_history == c->cap_history) {
+        size_t cap = c->cap_history ? c->cap_history * 2 : 8;
+        lt_stored_event **n = realloc(c->history, cap * sizeof(*n));
+        if (!n) {
+            c->err = -ENOMEM;
+            return;
+        }
+        c->history = n;
+        c->cap_history = cap;
+    }
+    lt_stored_event *copy;
+    if (lt_store_get_event(c->t, seq, &copy) == 0)
+        c->history[c->n_history++] = copy;
+}
+
+static void free_history(first_check *c)
+{
+    for (size_t i = 0; i < c->n_history; i++)
+        lienthong__v1__stored_event__free_unpacked(c->history[i], NULL);
+    free(c->history);
+}
 
 static int first_one(uint64_t seq, const lt_stored_event *ev, void *arg)
 {
@@ -715,6 +744,8 @@ static int first_one(uint64_t seq, const lt_stored_event *ev, void *arg)
     if (ev && ev->event && ev->event->body_case == LIENTHONG__V1__EVENT__BODY_STATUS &&
         ev->event->status && ev->event->status->has_status)
         c->status_before = (int)ev->event->status->status;
+    if (c->keep)
+        keep_event(c, seq);
     lt_delivery *rec;
     if (c->first && lt_outbox_get(c->t, c->agency, seq, &rec) == 0) {
         if (rec->state == ST(DELIVERED))
@@ -740,7 +771,8 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
     lt_store_get_state(s->t, ev->event->dossier_code, &state);
     if (state && state->has_first_seq && state->first_seq != seq)
         lt_store_get_event(s->t, state->first_seq, &first);
-    first_check fc = { s->t, l->cfg->name, seq, true, 0 };
+    first_check fc = { .t = s->t, .agency = l->cfg->name, .seq = seq, .first = true,
+                       .keep = l->adapter->wants_history };
     if (!state || state->first_seq != seq) /* the dossier's first event is its first delivery */
         lt_store_walk_dossier(s->t, ev->event->dossier_code, first_one, &fc);
 
@@ -758,8 +790,10 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
         .state = state,
         .first_delivery = fc.first,
         .status_before = fc.status_before,
+        .history = (const lt_stored_event *const *)fc.history,
+        .n_history = fc.n_history,
     };
-    Lienthong__V1__LinkRequest *req = malloc(sizeof(*req));
+    Lienthong__V1__LinkRequest *req = fc.err < 0 ? NULL : malloc(sizeof(*req));
     if (!req) {
         r = -ENOMEM;
         goto out;
@@ -817,6 +851,7 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
     f->settled = settled;
     f->probe = l->state == LINK_DOWN;
 out:
+    free_history(&fc);
     lienthong__v1__link_request__free_unpacked(req, NULL);
     lienthong__v1__stored_event__free_unpacked(ev, NULL);
     lienthong__v1__stored_event__free_unpacked(first, NULL);
