@@ -34,8 +34,10 @@ typedef struct lt_adapter_input {
     const lt_stored_event *first;  /* the dossier's first event (applicant, received_at,
                                       data); == ev for a dossier's first event; never NULL */
     const lt_dossier_state *state; /* the dossier's current state (may be newer than ev) */
-    bool first_delivery;           /* no earlier event of this dossier was delivered to this
-                                      agency */
+    bool first_delivery;           /* the agency cannot hold this dossier yet: no earlier
+                                      delivery of it to this agency was delivered, and no
+                                      request treating it as new may have reached the agency
+                                      (see durable_first) */
     int status_before;             /* the dossier's status at this event's seq: that of its last
                                       status event with a smaller seq (from the store, exact
                                       after any restart); 0 when there is none */
@@ -69,6 +71,16 @@ typedef struct lt_adapter {
      * earlier events it walks anyway (one more unpack each) instead of
      * dropping them. */
     bool wants_history;
+
+    /* Set when build's request differs on a dossier's first delivery (the
+     * portal's insert, isUpdating "False", against its update). Before
+     * sending a request built with first_delivery, the engine commits a mark
+     * on the delivery (Delivery.first_sent_ms); a mark left by an attempt
+     * whose fate is unknown (no answer, a crash) makes every later request
+     * for the dossier an update, so the agency is never told twice that the
+     * dossier is new. An answer proving the agency did not act (an error
+     * without LinkReply.may_have_acted) clears the mark. */
+    bool durable_first;
 
     /* Fill req's body (one of the oneof members) for in. The caller has set
      * version, link, idempotency_key, attempt, seq, dossier_code,

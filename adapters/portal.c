@@ -181,6 +181,7 @@ static void portal_interpret(const lt_adapter_input *in, const lt_link_reply *re
 const lt_adapter lt_adapter_portal = {
     .name = "portal",
     .wants_history = true,
+    .durable_first = true,
     .build = portal_build,
     .interpret = portal_interpret,
 };

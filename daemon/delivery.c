@@ -32,9 +32,11 @@ typedef struct flight {
     uint32_t attempt;
     bool settled;
     bool probe; /* sent while the link was down */
+    bool first; /* sent as the dossier's first delivery, after a committed mark */
 } flight;
 
-typedef enum { OC_DELIVERED, OC_SKIPPED, OC_RETRY, OC_DEAD, OC_PAUSE } oc_kind;
+/* OC_ARM: commit the first-delivery mark; the request goes out after the commit. */
+typedef enum { OC_DELIVERED, OC_SKIPPED, OC_RETRY, OC_DEAD, OC_PAUSE, OC_ARM } oc_kind;
 
 /* A staged outcome, written in the next transaction. */
 typedef struct outcome {
@@ -43,6 +45,7 @@ typedef struct outcome {
     oc_kind kind;
     int64_t next_ms; /* OC_RETRY */
     bool paused;     /* OC_PAUSE */
+    bool unmark;     /* OC_RETRY, OC_DEAD: the answer proves a first delivery was not acted on */
     char message[512];
     Lienthong__V1__LinkReply *reply; /* owned; carries the result, if any */
     const lt_event *result;          /* borrowed from reply */
@@ -66,6 +69,10 @@ typedef struct link_rt {
     int64_t next_due_ms; /* earliest backoff expiry seen by the last scan, 0 = none */
     uint64_t delivered;
     char last_error[256];
+    /* Deliveries whose first-delivery mark this process committed and has not
+     * sent yet: only these may go out as first deliveries. */
+    uint64_t *armed;
+    size_t n_armed, cap_armed;
 } link_rt;
 
 struct lt_delivery_engine {
@@ -148,6 +155,40 @@ static void drop_flight(link_rt *l, uint64_t seq)
         }
 }
 
+static bool is_armed(const link_rt *l, uint64_t seq)
+{
+    for (size_t i = 0; i < l->n_armed; i++)
+        if (l->armed[i] == seq)
+            return true;
+    return false;
+}
+
+static void disarm(link_rt *l, uint64_t seq)
+{
+    for (size_t i = 0; i < l->n_armed; i++)
+        if (l->armed[i] == seq) {
+            l->armed[i] = l->armed[--l->n_armed];
+            return;
+        }
+}
+
+/* Returns false when out of memory (the delivery is armed again next pass). */
+static bool arm(link_rt *l, uint64_t seq)
+{
+    if (is_armed(l, seq))
+        return true;
+    if (l->n_armed == l->cap_armed) {
+        size_t cap = l->cap_armed ? l->cap_armed * 2 : 16;
+        uint64_t *n = realloc(l->armed, cap * sizeof(*n));
+        if (!n)
+            return false;
+        l->armed = n;
+        l->cap_armed = cap;
+    }
+    l->armed[l->n_armed++] = seq;
+    return true;
+}
+
 int lt_delivery_new(const lt_config *cfg, lt_store *store, void *zctx, lt_delivery_engine **ret,
                     lt_diag *reterr)
 {
@@ -213,6 +254,7 @@ void lt_delivery_free(lt_delivery_engine **p)
     for (size_t i = 0; i < d->n_links; i++) {
         lt_link_close(&d->links[i].link);
         free(d->links[i].fl);
+        free(d->links[i].armed);
     }
     for (size_t i = 0; i < d->n_oc; i++)
         lienthong__v1__link_reply__free_unpacked(d->oc[i].reply, NULL);
@@ -276,9 +318,9 @@ static void link_unconnected(lt_delivery_engine *d, link_rt *l, int64_t now_ms)
 }
 
 /* Decide retry or dead letter for a failed attempt of a delivery created at created_ms. */
-static void stage_failure(lt_delivery_engine *d, size_t li, uint64_t seq, uint32_t attempt,
-                          int64_t created_ms, int64_t now_ms, uint32_t retry_after_s,
-                          const char *why)
+static outcome *stage_failure(lt_delivery_engine *d, size_t li, uint64_t seq, uint32_t attempt,
+                              int64_t created_ms, int64_t now_ms, uint32_t retry_after_s,
+                              const char *why)
 {
     link_rt *l = &d->links[li];
     const lt_config_agency *a = l->cfg;
@@ -286,7 +328,7 @@ static void stage_failure(lt_delivery_engine *d, size_t li, uint64_t seq, uint32
     bool too_old = created_ms > 0 && now_ms - created_ms >= a->max_age_s * 1000;
     outcome *o = stage(d, li, seq, too_many || too_old ? OC_DEAD : OC_RETRY);
     if (!o)
-        return; /* out of memory: the attempt times out again later */
+        return NULL; /* out of memory: the attempt times out again later */
     if (o->kind == OC_DEAD)
         snprintf(o->message, sizeof(o->message), "%s (%s after %u attempts)", why,
                  too_many ? "max_attempts reached" : "max_age_s reached", attempt);
@@ -296,6 +338,7 @@ static void stage_failure(lt_delivery_engine *d, size_t li, uint64_t seq, uint32
     if ((int64_t)retry_after_s * 1000 > wait)
         wait = (int64_t)retry_after_s * 1000;
     o->next_ms = now_ms + wait;
+    return o;
 }
 
 /* created_ms of a delivery, for max_age_s (0 when unreadable). */
@@ -390,15 +433,19 @@ static void on_reply(lt_delivery_engine *d, size_t li, lt_store_txn *t,
         l->delivered++;
     } else if (out.status == LT_LINK_PERMANENT) {
         outcome *o = stage(d, li, seq, OC_DEAD);
-        if (o)
+        if (o) {
             snprintf(o->message, sizeof(o->message), "permanent failure: %s", out.message);
+            o->unmark = f->first && !rep->may_have_acted;
+        }
         copy_cut(l->last_error, sizeof(l->last_error), out.message);
     } else {
         char why[300];
         snprintf(why, sizeof(why), "retry later: %s", out.message);
         copy_cut(l->last_error, sizeof(l->last_error), why);
-        stage_failure(d, li, seq, f->attempt, created_of(t, l->cfg->name, seq), now_ms,
-                      out.retry_after_s, why);
+        outcome *o = stage_failure(d, li, seq, f->attempt, created_of(t, l->cfg->name, seq), now_ms,
+                                   out.retry_after_s, why);
+        if (o)
+            o->unmark = f->first && !rep->may_have_acted;
     }
     lienthong__v1__link_reply__free_unpacked(rep, NULL);
     lienthong__v1__stored_event__free_unpacked(ev, NULL);
@@ -562,11 +609,18 @@ static int write_outcome(lt_delivery_engine *d, lt_store_txn *t, outcome *o, int
         break;
     case OC_RETRY:
         r = lt_outbox_retry(t, agency, o->seq, now_ms, o->next_ms, o->message);
+        if (r == 0 && o->unmark)
+            r = lt_outbox_mark_first(t, agency, o->seq, 0);
         break;
     case OC_DEAD:
         r = lt_outbox_dead(t, agency, o->seq, now_ms, o->message);
+        if (r == 0 && o->unmark)
+            r = lt_outbox_mark_first(t, agency, o->seq, 0);
         if (r == 0)
             r = stage_bounce(d, t, l, o->seq, o->message, now_ms, routed);
+        break;
+    case OC_ARM:
+        r = lt_outbox_mark_first(t, agency, o->seq, now_ms);
         break;
     case OC_PAUSE:
         return write_link_state(t, l, now_ms);
@@ -615,7 +669,13 @@ void lt_delivery_committed(lt_delivery_engine *d, bool ok)
             continue;
         }
         link_rt *l = &d->links[o->link];
-        if (o->kind != OC_PAUSE) {
+        if (o->kind == OC_ARM) {
+            drop_flight(l, o->seq);
+            l->dirty = true;
+            if (!arm(l, o->seq))
+                lt_log_warn("out of memory arming agency=%s seq=%" PRIu64 " (marked again)",
+                            l->cfg->name, o->seq);
+        } else if (o->kind != OC_PAUSE) {
             drop_flight(l, o->seq);
             l->dirty = true;
             if (o->kind == OC_DEAD)
@@ -748,7 +808,7 @@ static int first_one(uint64_t seq, const lt_stored_event *ev, void *arg)
         keep_event(c, seq);
     lt_delivery *rec;
     if (c->first && lt_outbox_get(c->t, c->agency, seq, &rec) == 0) {
-        if (rec->state == ST(DELIVERED))
+        if (rec->state == ST(DELIVERED) || rec->first_sent_ms)
             c->first = false;
         lienthong__v1__delivery__free_unpacked(rec, NULL);
     }
@@ -771,10 +831,18 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
     lt_store_get_state(s->t, ev->event->dossier_code, &state);
     if (state && state->has_first_seq && state->first_seq != seq)
         lt_store_get_event(s->t, state->first_seq, &first);
-    first_check fc = { .t = s->t, .agency = l->cfg->name, .seq = seq, .first = true,
+    first_check fc = { .t = s->t,
+                       .agency = l->cfg->name,
+                       .seq = seq,
+                       .first = true,
                        .keep = l->adapter->wants_history };
     if (!state || state->first_seq != seq) /* the dossier's first event is its first delivery */
         lt_store_walk_dossier(s->t, ev->event->dossier_code, first_one, &fc);
+    /* this delivery's own mark: ours to send when this process just committed
+     * it, else left by an attempt whose fate is unknown */
+    bool armed = l->adapter->durable_first && is_armed(l, seq);
+    if (rec->first_sent_ms && !armed)
+        fc.first = false;
 
     char key[KEY_MAX], at[40];
     snprintf(key, sizeof(key), "%s-%" PRIu64 "-%s", lt_store_id(d->store), seq, l->cfg->name);
@@ -822,11 +890,18 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
                      r == LT_ERR_NOT_FOUND ? "nothing to send to this agency for this event"
                                            : diag.message);
         r = o ? 0 : -ENOMEM;
+    } else if (r == 0 && l->adapter->durable_first && fc.first && !armed) {
+        /* the mark first, committed; the request goes out on the pass after */
+        settled = true;
+        r = stage(d, s->li, seq, OC_ARM) ? 0 : -ENOMEM;
+        if (r < 0)
+            goto out;
     } else if (r == 0) {
         r = lt_link_send(l->link, req);
         if (r == 0) {
-            lt_log_debug("delivery sent agency=%s seq=%" PRIu64 " attempt=%u dossier=%s",
-                         l->cfg->name, seq, attempt, ev->event->dossier_code);
+            lt_log_debug("delivery sent agency=%s seq=%" PRIu64 " attempt=%u dossier=%s first=%d",
+                         l->cfg->name, seq, attempt, ev->event->dossier_code, fc.first);
+            disarm(l, seq);
         } else if (r == -E2BIG) { /* will never fit the link: a dead letter, not a loop */
             settled = true;
             outcome *o = stage(d, s->li, seq, OC_DEAD);
@@ -850,6 +925,7 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
     f->deadline_ms = s->now_ms + l->cfg->timeout_ms;
     f->settled = settled;
     f->probe = l->state == LINK_DOWN;
+    f->first = !settled && fc.first;
 out:
     free_history(&fc);
     lienthong__v1__link_request__free_unpacked(req, NULL);

@@ -14,7 +14,10 @@
  * so a wrong password never hammers the portal. A token bucket spaces all
  * calls (rate_per_s). The worker keeps no delivery state: order per dossier
  * and retries are the delivery engine's, and what the portal holds is known
- * from PortalSync.first_sync (the engine's record), never asked.
+ * from PortalSync.first_sync (the engine's record), never asked. A failed
+ * request says may_have_acted when a call of it went out without an answer
+ * or the portal took its sync, so the engine keeps treating the dossier as
+ * known to the portal (adapter.h, durable_first).
  *
  * Any other adapter (tax, land) speaks the generic dialect: each LinkRequest
  * is POSTed to url as JSON (field names and enum names as in link.proto, the
@@ -49,8 +52,10 @@ typedef struct job {
     Lienthong__V1__LinkRequest *req; /* owned */
     call_kind next;                  /* the call it makes next */
     bool relogged;                   /* it already caused a new login */
-    char summary[700];               /* what was sent and answered so far */
-    struct job *link;                /* in the ready or waiting list */
+    bool acted;        /* the agency may have acted on it: a call went out without an answer, or
+                          the portal took the dossier's sync (LinkReply.may_have_acted) */
+    char summary[700]; /* what was sent and answered so far */
+    struct job *link;  /* in the ready or waiting list */
 } job;
 
 /* One HTTP exchange in flight. */
@@ -138,6 +143,10 @@ static void reply(worker *w, job *j, Lienthong__V1__LinkReply__Outcome oc, uint3
     rep.has_outcome = 1;
     rep.outcome = oc;
     rep.message = (char *)msg;
+    if (oc != LIENTHONG__V1__LINK_REPLY__OUTCOME__OK && j->acted) {
+        rep.has_may_have_acted = 1;
+        rep.may_have_acted = 1;
+    }
     if (retry_after_s) {
         rep.has_retry_after_s = 1;
         rep.retry_after_s = retry_after_s;
@@ -407,6 +416,8 @@ static void job_call_done(worker *w, call *c, lt_portal_class cl, const char *ms
 
     if (cl == LT_PORTAL_OK) {
         append(j->summary, sizeof(j->summary), c->what, msg);
+        if (c->kind == CALL_SYNC)
+            j->acted = true; /* the portal holds the dossier now */
         if (c->kind == CALL_SYNC && lt_portal_is_step(j->req->portal_sync)) {
             j->next = CALL_PROGRESS;
             jpush(&w->ready, j);
@@ -484,7 +495,7 @@ static void reap(worker *w)
             continue;
         call *c = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-        long status = 0;
+        long status = 0, sent = 0;
         const char *err = NULL;
         if (m->data.result == CURLE_OK)
             curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
@@ -492,6 +503,10 @@ static void reap(worker *w)
             err = c->too_big     ? "answer larger than 1 MiB"
                   : c->errbuf[0] ? c->errbuf
                                  : curl_easy_strerror(m->data.result);
+        /* no answer to a request that went out: the agency may have acted on it */
+        if (status == 0 && c->job &&
+            curl_easy_getinfo(m->easy_handle, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent > 0)
+            c->job->acted = true;
         curl_multi_remove_handle(w->multi, m->easy_handle);
         if (c->prev)
             c->prev->next = c->next;

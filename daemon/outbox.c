@@ -256,6 +256,19 @@ int lt_outbox_retry(lt_store_txn *t, const char *agency, uint64_t seq, int64_t n
     return r;
 }
 
+int lt_outbox_mark_first(lt_store_txn *t, const char *agency, uint64_t seq, int64_t ms)
+{
+    lt_delivery *d;
+    int r = lt_outbox_get(t, agency, seq, &d);
+    if (r < 0)
+        return r;
+    d->has_first_sent_ms = ms != 0;
+    d->first_sent_ms = ms;
+    r = put_delivery(t, d);
+    lienthong__v1__delivery__free_unpacked(d, NULL);
+    return r;
+}
+
 int lt_outbox_dead(lt_store_txn *t, const char *agency, uint64_t seq, int64_t now_ms,
                    const char *error)
 {

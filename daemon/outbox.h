@@ -55,10 +55,15 @@ int lt_outbox_retry(lt_store_txn *t, const char *agency, uint64_t seq, int64_t n
 int lt_outbox_dead(lt_store_txn *t, const char *agency, uint64_t seq, int64_t now_ms,
                    const char *error);
 
+/* Set (ms > 0) or clear (ms == 0) the delivery's first_sent_ms, in any
+ * state. Returns 0, LT_ERR_NOT_FOUND when there is no such delivery, or a
+ * store error. */
+int lt_outbox_mark_first(lt_store_txn *t, const char *agency, uint64_t seq, int64_t ms);
+
 /* Operator commands on dead letters: requeue (back to pending; attempts,
- * backoff and age reset, so max_age_s counts from the requeue) or drop (kept in history as dropped). seq 0 = every dead
- * letter of agency. [out] ret_n: how many changed.
- * Returns 0, LT_ERR_NOT_FOUND when there was none, or a store error. */
+ * backoff and age reset, so max_age_s counts from the requeue) or drop (kept in history as
+ * dropped). seq 0 = every dead letter of agency. [out] ret_n: how many changed. Returns 0,
+ * LT_ERR_NOT_FOUND when there was none, or a store error. */
 int lt_outbox_requeue(lt_store_txn *t, const char *agency, uint64_t seq, int64_t now_ms,
                       unsigned *ret_n);
 int lt_outbox_drop(lt_store_txn *t, const char *agency, uint64_t seq, int64_t now_ms,
