@@ -24,6 +24,9 @@
  *   --user U --password P --madonvi M --service S,
  *   --expire-every N   the session expires after N calls (answered HTTP 401),
  *   --slow-ms N        answer every call after N ms,
+ *   --slow-first-sync-ms N  a dossier's first accepted sync is taken at once and
+ *                      answered after N ms (a client that gives up first does
+ *                      not know the portal took it),
  *   --down-file F      while F exists answer HTTP 503 to everything,
  *   --reject SUBSTR    a MaHoSo containing SUBSTR gets error_code "05".
  * Runs until SIGTERM or SIGINT.
@@ -45,7 +48,7 @@
 
 static struct {
     const char *user, *password, *madonvi, *service, *down_file, *reject;
-    int expire_every, slow_ms;
+    int expire_every, slow_ms, slow_first_sync_ms;
     FILE *log;
     pthread_mutex_t mu;
     unsigned session_no;
@@ -56,6 +59,7 @@ static struct {
 } fp = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static volatile sig_atomic_t stop;
+static _Thread_local bool answer_late; /* this connection's answer waits slow_first_sync_ms */
 
 static void on_signal(int sig)
 {
@@ -206,6 +210,7 @@ static int do_sync(struct MHD_Connection *c, json_object *o)
         }
     }
     logf_("sync MaHoSo=%s isUpdating=%s TrangThaiHoSo=%s known=%d code=00", code, up, st, k);
+    answer_late = !k && fp.slow_first_sync_ms;
     return answer(c, 200, "00", "Đồng bộ thành công", NULL);
 }
 
@@ -363,6 +368,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         ret = answer(c, 404, "96", "Không có dịch vụ", NULL);
     pthread_mutex_unlock(&fp.mu);
     json_object_put(o);
+    if (answer_late) { /* taken; the answer is queued and leaves after the wait */
+        answer_late = false;
+        usleep((useconds_t)fp.slow_first_sync_ms * 1000);
+    }
     return ret == MHD_YES ? MHD_YES : MHD_NO;
 }
 
@@ -407,6 +416,8 @@ int main(int argc, char **argv)
             fp.expire_every = atoi(v);
         else if (!strcmp(k, "--slow-ms"))
             fp.slow_ms = atoi(v);
+        else if (!strcmp(k, "--slow-first-sync-ms"))
+            fp.slow_first_sync_ms = atoi(v);
         else if (!strcmp(k, "--down-file"))
             fp.down_file = v;
         else if (!strcmp(k, "--reject"))
