@@ -10,7 +10,7 @@
 #include "ctl.h"
 #include "validate.h"
 
-static const char *const mask_fields[] = { "id_number", NULL };
+static const char *const mask_fields[] = { "id_number", "phone", "email", NULL };
 static const char *const status_skip[] = { "status", NULL };
 const lt_pbtext_text_opts ctl_human = { .mask = mask_fields };
 const lt_pbtext_text_opts ctl_human_status = { .mask = mask_fields, .skip = status_skip };

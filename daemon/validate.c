@@ -1,10 +1,10 @@
 /* validate.c - stateless checks of a Submission and the dossier state machine. */
 #include "validate.h"
 
-#include "timefmt.h"
-
 #include <stdio.h>
 #include <string.h>
+
+#include "timefmt.h"
 
 #define E(name) LIENTHONG__V1__ERROR_CODE__##name
 
@@ -181,6 +181,31 @@ static int check_data(Lienthong__V1__DossierStatus__DataEntry *const *e, size_t 
     return 0;
 }
 
+/* A phone number: 8 to 15 digits, an optional leading '+', nothing else. */
+static bool phone_ok(const char *s)
+{
+    size_t n = 0;
+
+    if (*s == '+')
+        s++;
+    for (; *s; s++, n++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return n >= 8 && n <= 15;
+}
+
+/* An e-mail address: printable ASCII without spaces, one '@', a non-empty
+ * local part and a domain holding a dot that neither starts nor ends it. */
+static bool email_ok(const char *s)
+{
+    const char *at = strchr(s, '@'), *dom = at ? at + 1 : NULL;
+    size_t dn = dom ? strlen(dom) : 0;
+
+    if (!ident_ok(s) || !at || at == s || strchr(dom, '@') || dn < 3)
+        return false;
+    return strchr(dom, '.') && dom[0] != '.' && dom[dn - 1] != '.';
+}
+
 /* Check an applicant record. */
 static int check_applicant(const Lienthong__V1__Applicant *a, const lt_limits *lim, lt_diag *d)
 {
@@ -188,9 +213,19 @@ static int check_applicant(const Lienthong__V1__Applicant *a, const lt_limits *l
 
     if ((r = check_str(a->id_number, "event.status.applicant.id_number", OPTIONAL, IDENT,
                        lim->max_field_bytes, d)) < 0 ||
-        (r = check_str(a->name, "event.status.applicant.name", OPTIONAL, TEXT,
+        (r = check_str(a->name, "event.status.applicant.name", OPTIONAL, TEXT, lim->max_field_bytes,
+                       d)) < 0 ||
+        (r = check_str(a->email, "event.status.applicant.email", OPTIONAL, IDENT,
                        lim->max_field_bytes, d)) < 0)
         return r;
+    if (present(a->phone) && !phone_ok(a->phone))
+        return lt_diag_set(d, LT_ERR_INVALID, E(INVALID_FIELD), "event.status.applicant.phone",
+                           "event.status.applicant.phone must be 8 to 15 digits with an "
+                           "optional leading +");
+    if (present(a->email) && !email_ok(a->email))
+        return lt_diag_set(d, LT_ERR_INVALID, E(INVALID_FIELD), "event.status.applicant.email",
+                           "event.status.applicant.email is not an address like "
+                           "name@example.vn");
     if (a->has_kind && (a->kind < 1 || a->kind > 2))
         return lt_diag_set(d, LT_ERR_INVALID, E(INVALID_FIELD), "event.status.applicant.kind",
                            "event.status.applicant.kind %d is not CITIZEN(1) or BUSINESS(2)",

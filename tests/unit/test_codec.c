@@ -259,7 +259,7 @@ static void unknown_field_deep_in_lists_and_maps_is_named(void **state)
     expect_reject(&f, E(UNKNOWN_FIELD), "event.status.attachments[1]", "Attachment");
 
     fixture_init_status(&f);
-    add_unknown(&f, &f.app.base, 4);
+    add_unknown(&f, &f.app.base, 6);
     expect_reject(&f, E(UNKNOWN_FIELD), "event.status.applicant", "Applicant");
 
     fixture_init_status(&f);

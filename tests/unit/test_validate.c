@@ -67,6 +67,8 @@ static void fx_status(void)
     f->app.name = "Trần Thị B";
     f->app.has_kind = true;
     f->app.kind = 1;
+    f->app.phone = "+84912345678";
+    f->app.email = "tran.b@example.vn";
     f->st.received_at = "2026-11-24T08:30:00Z";
     f->st.due_at = "2026-12-04T17:00:00+07:00";
     f->st.has_channel = true;
@@ -166,6 +168,20 @@ static void name_bad_utf8(void) { F.app.name = "Tr\xc3\x28n"; }
 static void name_overlong_utf8(void) { F.app.name = "\xc0\xaf"; }
 static void name_surrogate(void) { F.app.name = "\xed\xa0\x80"; }
 static void name_long(void) { F.app.name = big(201); }
+static void phone_space(void) { F.app.phone = "0912 345 678"; }
+static void phone_short(void) { F.app.phone = "1234567"; }
+static void phone_long(void) { F.app.phone = "+8412345678901234"; }
+static void phone_letters(void) { F.app.phone = "09123456ab"; }
+static void phone_plus_inside(void) { F.app.phone = "0912+345678"; }
+static void phone_plus_only(void) { F.app.phone = "+"; }
+static void email_no_at(void) { F.app.email = "tran.b.example.vn"; }
+static void email_two_at(void) { F.app.email = "tran@b@example.vn"; }
+static void email_no_local(void) { F.app.email = "@example.vn"; }
+static void email_no_domain(void) { F.app.email = "tran@"; }
+static void email_no_dot(void) { F.app.email = "tran@localhost"; }
+static void email_dot_edge(void) { F.app.email = "tran@example.vn."; }
+static void email_space(void) { F.app.email = "tran b@example.vn"; }
+static void email_long(void) { F.app.email = big(201); }
 static void bad_received(void) { F.st.received_at = "2026-02-30T00:00:00Z"; }
 static void future_received(void) { F.st.received_at = at(0, 3600); }
 static void bad_due(void) { F.st.due_at = "2026-12-04"; }
@@ -230,6 +246,20 @@ static const reject_case rejects[] = {
     STATUS(name_overlong_utf8, INVALID_FIELD, "event.status.applicant.name"),
     STATUS(name_surrogate, INVALID_FIELD, "event.status.applicant.name"),
     STATUS(name_long, TOO_LARGE, "event.status.applicant.name"),
+    STATUS(phone_space, INVALID_FIELD, "event.status.applicant.phone"),
+    STATUS(phone_short, INVALID_FIELD, "event.status.applicant.phone"),
+    STATUS(phone_long, INVALID_FIELD, "event.status.applicant.phone"),
+    STATUS(phone_letters, INVALID_FIELD, "event.status.applicant.phone"),
+    STATUS(phone_plus_inside, INVALID_FIELD, "event.status.applicant.phone"),
+    STATUS(phone_plus_only, INVALID_FIELD, "event.status.applicant.phone"),
+    STATUS(email_no_at, INVALID_FIELD, "event.status.applicant.email"),
+    STATUS(email_two_at, INVALID_FIELD, "event.status.applicant.email"),
+    STATUS(email_no_local, INVALID_FIELD, "event.status.applicant.email"),
+    STATUS(email_no_domain, INVALID_FIELD, "event.status.applicant.email"),
+    STATUS(email_no_dot, INVALID_FIELD, "event.status.applicant.email"),
+    STATUS(email_dot_edge, INVALID_FIELD, "event.status.applicant.email"),
+    STATUS(email_space, INVALID_FIELD, "event.status.applicant.email"),
+    STATUS(email_long, TOO_LARGE, "event.status.applicant.email"),
     STATUS(bad_received, INVALID_FIELD, "event.status.received_at"),
     STATUS(future_received, FUTURE_TIMESTAMP, "event.status.received_at"),
     STATUS(bad_due, INVALID_FIELD, "event.status.due_at"),
@@ -282,6 +312,16 @@ static void valid_status_and_result_events_pass(void **state)
     F.st.note = NULL;
     F.st.received_at = NULL;
     F.st.due_at = NULL;
+    assert_int_equal(lt_validate_submission(&F.sub, &F.lim, NOW, NULL), 0);
+    /* a phone without '+', the shortest and longest allowed, no e-mail */
+    fx_status();
+    F.app.phone = "02838290000";
+    F.app.email = NULL;
+    assert_int_equal(lt_validate_submission(&F.sub, &F.lim, NOW, NULL), 0);
+    F.app.phone = "12345678";
+    assert_int_equal(lt_validate_submission(&F.sub, &F.lim, NOW, NULL), 0);
+    F.app.phone = "+123456789012345";
+    F.app.email = "a@b.c";
     assert_int_equal(lt_validate_submission(&F.sub, &F.lim, NOW, NULL), 0);
     /* due_at may be in the future: it is a deadline */
     fx_status();
