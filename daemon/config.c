@@ -70,6 +70,8 @@ typedef enum {
     KEY_LIST,      /* list of names or patterns: char ** and the size_t after it; min..max items */
     KEY_MAP,       /* mapping of code to code: char ** (2n, key then value) and the size_t n after
                       it; at most max pairs */
+    KEY_PROC_MAP,  /* procedure_map: a KEY_MAP whose values may also be {code, name, field_code,
+                      field_name}; the char ** (3n details) follows the count */
 } key_type;
 
 typedef struct flag_def {
@@ -109,6 +111,9 @@ LIST_PAIR(lt_config_agency, senders, n_senders);
 LIST_PAIR(lt_config_agency, session_codes, n_session_codes);
 LIST_PAIR(lt_config_agency, procedure_map, n_procedure_map);
 LIST_PAIR(lt_config_agency, unit_map, n_unit_map);
+_Static_assert(offsetof(lt_config_agency, procedure_info) ==
+                   offsetof(lt_config_agency, n_procedure_map) + sizeof(size_t),
+               "procedure_info");
 LIST_PAIR(lt_config_route, procedures, n_procedures);
 LIST_PAIR(lt_config_route, senders, n_senders);
 LIST_PAIR(lt_config_route, agency_codes, n_agency_codes);
@@ -119,6 +124,7 @@ LIST_PAIR(lt_config_route, to, n_to);
 #define LT_CONFIG_MAX_LIST        1024 /* items in one list (senders, procedures, ...) */
 #define LT_CONFIG_MAX_IDENT       250  /* a name or pattern; no sender or code is longer */
 #define LT_CONFIG_MAX_AGENCY_NAME 32
+#define LT_CONFIG_MAX_NAME_BYTES  250 /* a procedure or field name sent to the portal */
 
 static const flag_def store_flags[] = {
     { "nordahead", LT_CONFIG_STORE_NORDAHEAD, NULL },
@@ -219,7 +225,8 @@ static const key_def keys[] = {
     { "agency", "client_cert", KEY_STRING, false, 0, 0, 0, AOFF(client_cert), NULL },
     { "agency", "client_key", KEY_STRING, false, 0, 0, 0, AOFF(client_key), NULL },
     { "agency", "session_codes", KEY_LIST, false, 1, 64, 0, AOFF(session_codes), check_ident },
-    { "agency", "procedure_map", KEY_MAP, false, 0, 100000, 0, AOFF(procedure_map), check_ident },
+    { "agency", "procedure_map", KEY_PROC_MAP, false, 0, 100000, 0, AOFF(procedure_map),
+      check_ident },
     { "agency", "unit_map", KEY_MAP, false, 0, 100000, 0, AOFF(unit_map), check_ident },
     { "agency", "connect_timeout_ms", KEY_INT, false, 100, 600000, 5000, AOFF(connect_timeout_ms),
       NULL },
@@ -717,11 +724,89 @@ static int set_list(walk_ctx *c, const key_def *k, const node *v, const char *fi
 
 static int check_duplicate_keys(walk_ctx *c, const node *map, const char *path);
 
-/* A mapping of code to code (procedure_map, unit_map) into flat key/value pairs. */
+/* A name sent to the portal (TenTTHC, TenLinhVuc): text of 1 to
+ * LT_CONFIG_MAX_NAME_BYTES bytes without NUL or control characters. */
+static int check_name(walk_ctx *c, const node *v, const char *field)
+{
+    char q[80];
+    bool ok = v->len > 0 && v->len <= LT_CONFIG_MAX_NAME_BYTES && strlen(v->value) == v->len;
+
+    for (size_t i = 0; ok && i < v->len; i++)
+        ok = (unsigned char)v->value[i] >= 0x20 && v->value[i] != 0x7f;
+    if (ok)
+        return 0;
+    return fail_at(c, v->line, v->column, field,
+                   "%s: \"%s\" is not a name (1 to %d bytes of text, no control characters)", field,
+                   printable(v->value, v->len, q, sizeof(q)), LT_CONFIG_MAX_NAME_BYTES);
+}
+
+/* The keys of a procedure_map entry written as a mapping: code (national
+ * MaTTHC, required), name (TenTTHC), field_code (MaLinhVuc), field_name
+ * (TenLinhVuc). Slot -1 is the code; 0..2 index the entry's details. */
+static const struct {
+    const char *key;
+    int slot;
+    int (*check)(walk_ctx *c, const node *v, const char *field);
+} proc_keys[] = {
+    { "code", -1, check_ident },
+    { "name", 0, check_name },
+    { "field_code", 1, check_ident },
+    { "field_name", 2, check_name },
+};
+#define PROC_KEYS_LIST "code, name, field_code, field_name"
+
+/* One procedure_map value given as a mapping: check it and store its code in
+ * *ret_code and its details in info[0..2] (malloc'd; NULL when not given). */
+static int set_proc_entry(walk_ctx *c, const node *key, const node *val, const char *field,
+                          char **ret_code, char **info)
+{
+    char path[200], sub[260], q[80];
+    const node *code = NULL;
+    int r;
+
+    snprintf(path, sizeof(path), "%s.%s", field, printable(key->value, key->len, q, sizeof(q)));
+    if ((r = check_duplicate_keys(c, val, path)) < 0)
+        return r;
+    for (size_t i = 0; i + 1 < val->n; i += 2) {
+        const node *k = val->child[i], *v = val->child[i + 1];
+        size_t j = 0;
+        while (j < sizeof(proc_keys) / sizeof(proc_keys[0]) &&
+               !(k->kind == NODE_SCALAR && scalar_is(k, proc_keys[j].key)))
+            j++;
+        if (j == sizeof(proc_keys) / sizeof(proc_keys[0]))
+            return fail_at(c, k->line, k->column, NULL,
+                           "unknown key \"%s\" in %s (expected one of: " PROC_KEYS_LIST ")",
+                           k->kind == NODE_SCALAR ? printable(k->value, k->len, q, sizeof(q))
+                                                  : kind_name(k),
+                           path);
+        snprintf(sub, sizeof(sub), "%s.%s", path, proc_keys[j].key);
+        if (v->kind != NODE_SCALAR)
+            return fail_at(c, v->line, v->column, sub, "%s must be a string, not %s", sub,
+                           kind_name(v));
+        if ((r = proc_keys[j].check(c, v, sub)) < 0)
+            return r;
+        if (proc_keys[j].slot < 0) {
+            code = v;
+            continue;
+        }
+        if (!(info[proc_keys[j].slot] = strdup(v->value)))
+            return -ENOMEM;
+    }
+    if (!code)
+        return fail_at(c, val->line, val->column, path,
+                       "%s: missing required key \"code\" (the national MaTTHC)", path);
+    return (*ret_code = strdup(code->value)) ? 0 : -ENOMEM;
+}
+
+/* A mapping of code to code (procedure_map, unit_map) into flat key/value
+ * pairs; for KEY_PROC_MAP a value may be a mapping with the code and its
+ * details, kept 3 per pair in the char ** after the count. */
 static int set_map(walk_ctx *c, const key_def *k, const node *v, const char *field, void *dst)
 {
     char ***pairs = dst;
     size_t *count = (size_t *)(void *)((char *)dst + sizeof(char **));
+    char ***info = (char ***)(void *)((char *)dst + sizeof(char **) + sizeof(size_t));
+    bool proc = k->type == KEY_PROC_MAP;
     size_t n = v->n / 2;
     int r;
 
@@ -736,12 +821,26 @@ static int set_map(walk_ctx *c, const key_def *k, const node *v, const char *fie
         return r;
     if (!(*pairs = calloc(n ? 2 * n : 1, sizeof(char *))))
         return -ENOMEM;
+    /* the details are freed with the pairs (free_record): 3 per pair read so far */
+    if (proc && !(*info = calloc(n ? 3 * n : 1, sizeof(char *))))
+        return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const node *key = v->child[2 * i], *val = v->child[2 * i + 1];
+        if (proc && key->kind == NODE_SCALAR && val->kind == NODE_MAPPING) {
+            if ((r = k->check(c, key, field)) < 0)
+                return r;
+            if (!((*pairs)[2 * i] = strdup(key->value)))
+                return -ENOMEM;
+            *count = i + 1;
+            if ((r = set_proc_entry(c, key, val, field, &(*pairs)[2 * i + 1], *info + 3 * i)) < 0)
+                return r;
+            continue;
+        }
         if (key->kind != NODE_SCALAR || val->kind != NODE_SCALAR)
             return fail_at(c, val->line, val->column, field,
-                           "%s: each entry must be code: code, not %s", field,
-                           kind_name(key->kind != NODE_SCALAR ? key : val));
+                           proc ? "%s: each entry must be code: code or code: {code: ...}, not %s"
+                                : "%s: each entry must be code: code, not %s",
+                           field, kind_name(key->kind != NODE_SCALAR ? key : val));
         if ((r = k->check(c, key, field)) < 0 || (r = k->check(c, val, field)) < 0)
             return r;
         if (!((*pairs)[2 * i] = strdup(key->value)) || !((*pairs)[2 * i + 1] = strdup(val->value)))
@@ -756,6 +855,23 @@ const char *lt_config_map_get(char *const *pairs, size_t n_pairs, const char *ke
     for (size_t i = 0; key && i < n_pairs; i++)
         if (strcmp(pairs[2 * i], key) == 0)
             return pairs[2 * i + 1];
+    return NULL;
+}
+
+const char *lt_config_procedure_get(const lt_config_agency *a, const char *local,
+                                    const char **ret_info)
+{
+    for (int j = 0; j < 3; j++)
+        ret_info[j] = NULL;
+    if (a->n_procedure_map == 0)
+        return local;
+    for (size_t i = 0; local && i < a->n_procedure_map; i++) {
+        if (strcmp(a->procedure_map[2 * i], local) != 0)
+            continue;
+        for (int j = 0; a->procedure_info && j < 3; j++)
+            ret_info[j] = a->procedure_info[3 * i + j];
+        return a->procedure_map[2 * i + 1];
+    }
     return NULL;
 }
 
@@ -888,6 +1004,7 @@ static int set_value(walk_ctx *c, const scope *s, const key_def *k, const node *
     case KEY_LIST:
         return set_list(c, k, v, field, dst);
     case KEY_MAP:
+    case KEY_PROC_MAP:
         return set_map(c, k, v, field, dst);
     case KEY_LOG_LEVEL:
         return set_log_level(c, v, field, dst);
@@ -991,12 +1108,19 @@ static void free_record(const char *table, void *base)
             continue;
         if (keys[i].type == KEY_STRING) {
             free(*(char **)(void *)p);
-        } else if (keys[i].type == KEY_LIST || keys[i].type == KEY_MAP) {
+        } else if (keys[i].type == KEY_LIST || keys[i].type == KEY_MAP ||
+                   keys[i].type == KEY_PROC_MAP) {
             char **list = *(char ***)(void *)p;
             size_t n = *(size_t *)(void *)(p + sizeof(char **));
-            if (keys[i].type == KEY_MAP)
+            if (keys[i].type == KEY_PROC_MAP) {
+                char **info = *(char ***)(void *)(p + sizeof(char **) + sizeof(size_t));
+                for (size_t j = 0; info && j < 3 * n; j++)
+                    free(info[j]);
+                free(info);
+            }
+            if (keys[i].type != KEY_LIST)
                 n *= 2;
-            for (size_t j = 0; j < n; j++)
+            for (size_t j = 0; list && j < n; j++)
                 free(list[j]);
             free(list);
         }

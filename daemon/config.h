@@ -69,6 +69,9 @@ typedef struct lt_config_agency {
     size_t n_session_codes;
     char **procedure_map;       /* local procedure code -> national MaTTHC: 2n strings, pairs */
     size_t n_procedure_map;     /* pairs */
+    char **procedure_info;      /* 3n strings beside procedure_map: pair i's name (TenTTHC),
+                                   field_code (MaLinhVuc), field_name (TenLinhVuc), each NULL
+                                   when not given; NULL when no procedure_map was read */
     char **unit_map;            /* local agency code -> national unit code: 2n strings */
     size_t n_unit_map;          /* pairs */
     int64_t connect_timeout_ms; /* TCP+TLS connect; default 5000 [100..600000] */
@@ -171,6 +174,14 @@ int lt_config_parse(const char *name, const char *text, size_t len, lt_config **
 
 /* The value a KEY_MAP pair list (procedure_map, unit_map) gives key, or NULL. Borrows. */
 const char *lt_config_map_get(char *const *pairs, size_t n_pairs, const char *key);
+
+/* The national MaTTHC a's procedure_map gives procedure code local (local
+ * itself when the map is empty: codes are national already), or NULL when
+ * the map has no entry for it. [out] ret_info[0..2]: the entry's name
+ * (TenTTHC), field_code (MaLinhVuc) and field_name (TenLinhVuc), each NULL
+ * when not given. Borrows; valid as long as a. */
+const char *lt_config_procedure_get(const lt_config_agency *a, const char *local,
+                                    const char **ret_info);
 
 /* Free a config and null the caller's pointer. Accepts NULL and *p == NULL. */
 void lt_config_free(lt_config **p);

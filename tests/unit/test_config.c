@@ -829,6 +829,32 @@ static void each_links_error_has_its_exact_message(void **state)
         { REQ "agencies:\n  portal: {transport: http, url: 'https://p', procedure_map: [a]}\n",
           "t.yaml:5:62: agencies.portal.procedure_map must be a mapping of local code to national "
           "code, not a list" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', procedure_map: {a: {name: "
+              "n}}}\n",
+          "t.yaml:5:66: agencies.portal.procedure_map.a: missing required key \"code\" (the "
+          "national MaTTHC)" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', procedure_map: {a: {code: "
+              "'1', colour: red}}}\n",
+          "t.yaml:5:78: unknown key \"colour\" in agencies.portal.procedure_map.a (expected one "
+          "of: code, name, field_code, field_name)" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', procedure_map: {a: {code: "
+              "[b]}}}\n",
+          "t.yaml:5:73: agencies.portal.procedure_map.a.code must be a string, not a list" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', procedure_map: {a: {code: "
+              "'1', code: '2'}}}\n",
+          "t.yaml:5:78: duplicate key \"code\" in agencies.portal.procedure_map.a (first at line "
+          "5, column 67)" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', procedure_map: {a: {code: "
+              "'1', field_code: 'G 09'}}}\n",
+          "t.yaml:5:90: agencies.portal.procedure_map.a.field_code: \"G 09\" is not a name or "
+          "pattern (1 to 250 printable ASCII characters, no spaces)" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', procedure_map: {a: {code: "
+              "'1', name: ''}}}\n",
+          "t.yaml:5:84: agencies.portal.procedure_map.a.name: \"\" is not a name (1 to 250 bytes "
+          "of text, no control characters)" },
+        { REQ "agencies:\n  portal: {transport: http, url: 'https://p', procedure_map: {a: [b]}}\n",
+          "t.yaml:5:66: agencies.portal.procedure_map: each entry must be code: code or code: "
+          "{code: ...}, not a list" },
         { REQ "agencies:\n  portal: {transport: http, url: 'https://p', unit_map: {a: b, a: c}}\n",
           "t.yaml:5:64: duplicate key \"a\" in agencies.portal.unit_map (first at line 5, column "
           "58)" },
@@ -1064,7 +1090,11 @@ static void http_portal_agency_keys_load_with_defaults_and_maps(void **state)
             "    client_cert: /etc/lienthong/c.pem\n"
             "    client_key: /etc/lienthong/c.key\n"
             "    session_codes: ['-1', '99']\n"
-            "    procedure_map: {'DD-CN': '1.004227', 'DKKD-01': '2.001234'}\n"
+            "    procedure_map:\n"
+            "      'DD-CN': {code: '1.004227', name: 'Chuyển nhượng quyền sử dụng đất',\n"
+            "                field_code: G09-TN05, field_name: 'Đất đai'}\n"
+            "      'DKKD-01': '2.001234'\n"
+            "      'DD-TC': {code: '1.004228', field_code: G09-TN05}\n"
             "    unit_map: {'vpdkdd-hcm': '000.30.30.H29'}\n"
             "    connect_timeout_ms: 100\n"
             "    request_timeout_ms: 600000\n"
@@ -1081,10 +1111,28 @@ static void http_portal_agency_keys_load_with_defaults_and_maps(void **state)
     assert_string_equal(a->sync_path, "/DongBoHoSoMC");
     assert_string_equal(a->progress_path, "/CapNhatTienDoHoSoMC");
     assert_int_equal(a->n_session_codes, 2);
-    assert_int_equal(a->n_procedure_map, 2);
+    assert_int_equal(a->n_procedure_map, 3);
     assert_string_equal(lt_config_map_get(a->procedure_map, a->n_procedure_map, "DKKD-01"),
                         "2.001234");
     assert_null(lt_config_map_get(a->procedure_map, a->n_procedure_map, "1.004227"));
+    /* the long form: code and details; the short form: the code alone */
+    const char *info[3];
+    assert_string_equal(lt_config_procedure_get(a, "DD-CN", info), "1.004227");
+    assert_string_equal(info[0], "Chuyển nhượng quyền sử dụng đất");
+    assert_string_equal(info[1], "G09-TN05");
+    assert_string_equal(info[2], "Đất đai");
+    assert_string_equal(lt_config_procedure_get(a, "DKKD-01", info), "2.001234");
+    assert_null(info[0]);
+    assert_null(info[1]);
+    assert_null(info[2]);
+    assert_string_equal(lt_config_procedure_get(a, "DD-TC", info), "1.004228");
+    assert_null(info[0]);
+    assert_string_equal(info[1], "G09-TN05");
+    assert_null(info[2]);
+    assert_null(lt_config_procedure_get(a, "9.999999", info));
+    /* an agency without a map passes codes through, with no details */
+    assert_string_equal(lt_config_procedure_get(&cfg->agencies[1], "1.004227", info), "1.004227");
+    assert_null(info[0]);
     assert_string_equal(lt_config_map_get(a->unit_map, a->n_unit_map, "vpdkdd-hcm"),
                         "000.30.30.H29");
     assert_int_equal(a->connect_timeout_ms, 100);
@@ -1123,6 +1171,13 @@ static void production_example_loads_with_absolute_paths(void **state)
     assert_true(p->timeout_ms > 3 * p->request_timeout_ms);
     assert_string_equal(lt_config_map_get(p->procedure_map, p->n_procedure_map, "DD-CN-01"),
                         "1.004227");
+    const char *info[3];
+    assert_string_equal(lt_config_procedure_get(p, "1.004227", info), "1.004227");
+    assert_string_equal(info[0], "Chuyển nhượng quyền sử dụng đất");
+    assert_string_equal(info[1], "G09-TN05");
+    assert_string_equal(info[2], "Đất đai");
+    assert_string_equal(lt_config_procedure_get(p, "HT-KS-01", info), "1.001193");
+    assert_null(info[0]);
     assert_string_equal(lt_config_map_get(p->unit_map, p->n_unit_map, "VPDKDD-Q1"),
                         "000.30.30.H29");
     lt_config_free(&cfg);
