@@ -5,9 +5,13 @@
  * arrive in order per dossier, so the portal never sees a later status before
  * an earlier one) or, for a result, the dossier's status when the result was
  * stored (status_before: read from the store, so exact after a restart), the
- * dossier's times as RFC 3339 UTC, the applicant's name
- * and kind (never the id number), the channel, the result when the event is
- * one, and first_sync on the dossier's first delivery. Times are sent in UTC
+ * dossier's times as RFC 3339 UTC, the applicant's name, kind, phone and
+ * e-mail (never the id number), the channel, the result when the event is
+ * one, and first_sync on the dossier's first delivery. It also carries what the
+ * dossier holds so far, from the earlier events the engine hands in
+ * (wants_history): every file submitted (deduplicated by sha256) and every
+ * result (the portal's upsert replaces its lists, so a status sync after the
+ * tax notice must still carry the fee). Times are sent in UTC
  * whatever offset the sender used, so the portal compares like with like.
  *
  * The state handed in may be newer than the event: a finished_at or
@@ -20,6 +24,7 @@
 #include <string.h>
 
 #include "adapter.h"
+#include "route.h"
 #include "timefmt.h"
 
 extern const lt_adapter lt_adapter_portal;
@@ -56,15 +61,16 @@ static int time_field(const char *own, bool use_state, protobuf_c_boolean has, i
     return dup_opt(buf, ret);
 }
 
-/* Deep copy of a Result through pack and unpack. Returns 0 or -ENOMEM. */
-static int copy_result(const Lienthong__V1__Result *res, Lienthong__V1__Result **ret)
+/* Deep copy of a message (a Result, an Attachment) through pack and unpack.
+ * [out] ret: caller frees with protobuf_c_message_free_unpacked(). Returns 0 or -ENOMEM. */
+static int copy_msg(const ProtobufCMessage *m, void **ret)
 {
-    size_t len = lienthong__v1__result__get_packed_size(res);
+    size_t len = protobuf_c_message_get_packed_size(m);
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf)
         return -ENOMEM;
-    lienthong__v1__result__pack(res, buf);
-    *ret = lienthong__v1__result__unpack(NULL, len, buf);
+    protobuf_c_message_pack(m, buf);
+    *ret = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
     free(buf);
     return *ret ? 0 : -ENOMEM;
 }
@@ -124,7 +130,9 @@ static int fill_sync(Lienthong__V1__PortalSync *ps, const lt_adapter_input *in)
     if (st && (r = dup_opt(st->note, &ps->note)))
         return r;
     const Lienthong__V1__Applicant *ap = first ? first->applicant : NULL;
-    if (ap && (r = dup_opt(ap->name, &ps->applicant_name)))
+    if (ap && ((r = dup_opt(ap->name, &ps->applicant_name)) ||
+               (r = dup_opt(ap->phone, &ps->applicant_phone)) ||
+               (r = dup_opt(ap->email, &ps->applicant_email))))
         return r;
     if (ap && ap->has_kind) {
         ps->has_applicant_kind = 1;
@@ -136,6 +144,94 @@ static int fill_sync(Lienthong__V1__PortalSync *ps, const lt_adapter_input *in)
     }
     ps->has_first_sync = 1;
     ps->first_sync = in->first_delivery;
+    return 0;
+}
+
+/* The i-th of the dossier's events up to and including this one, oldest first. */
+static const lt_stored_event *nth_event(const lt_adapter_input *in, size_t i)
+{
+    return i < in->n_history ? in->history[i] : in->ev;
+}
+
+/* True when a and b are the same file: the same sha256, or (neither has one)
+ * the same name and uri. */
+static bool same_file(const Lienthong__V1__Attachment *a, const Lienthong__V1__Attachment *b)
+{
+    bool ha = a->sha256 && a->sha256[0], hb = b->sha256 && b->sha256[0];
+
+    if (ha || hb)
+        return ha && hb && strcmp(a->sha256, b->sha256) == 0;
+    return strcmp(a->name ? a->name : "", b->name ? b->name : "") == 0 &&
+           strcmp(a->uri ? a->uri : "", b->uri ? b->uri : "") == 0;
+}
+
+/* The dossier's submitted files: the attachments of its status events up to
+ * this one, each file once, in order. Bounded by the events the engine hands
+ * in times max_attachments. Returns 0 or -ENOMEM. */
+static int fill_files(Lienthong__V1__PortalSync *ps, const lt_adapter_input *in)
+{
+    size_t total = 0;
+    int r;
+
+    for (size_t i = 0; i <= in->n_history; i++) {
+        const Lienthong__V1__DossierStatus *st = status_of(nth_event(in, i));
+        total += st ? st->n_attachments : 0;
+    }
+    if (!total)
+        return 0;
+    if (!(ps->attachments = calloc(total, sizeof(*ps->attachments))))
+        return -ENOMEM;
+    for (size_t i = 0; i <= in->n_history; i++) {
+        const Lienthong__V1__DossierStatus *st = status_of(nth_event(in, i));
+        for (size_t j = 0; st && j < st->n_attachments; j++) {
+            const Lienthong__V1__Attachment *a = st->attachments[j];
+            bool seen = false;
+            for (size_t k = 0; !seen && k < ps->n_attachments; k++)
+                seen = same_file(ps->attachments[k], a);
+            if (seen)
+                continue;
+            if ((r = copy_msg(&a->base, (void **)&ps->attachments[ps->n_attachments])) < 0)
+                return r;
+            ps->n_attachments++;
+        }
+    }
+    return 0;
+}
+
+/* The result body of a stored event that the portal should see, or NULL: the
+ * daemon's own delivery_failed bounces are not the dossier's results. */
+static const Lienthong__V1__Result *result_of(const lt_stored_event *se)
+{
+    if (!se || !se->event || se->event->body_case != LIENTHONG__V1__EVENT__BODY_RESULT ||
+        !se->event->result)
+        return NULL;
+    const char *kind = se->event->result->kind;
+    if (kind && strcmp(kind, LT_ROUTE_DELIVERY_FAILED) == 0)
+        return NULL;
+    return se->event->result;
+}
+
+/* Every result of the dossier up to this event, oldest first (the portal's
+ * upsert replaces its fee and document lists). Returns 0 or -ENOMEM. */
+static int fill_results(Lienthong__V1__PortalSync *ps, const lt_adapter_input *in)
+{
+    size_t total = 0;
+    int r;
+
+    for (size_t i = 0; i <= in->n_history; i++)
+        total += result_of(nth_event(in, i)) != NULL;
+    if (!total)
+        return 0;
+    if (!(ps->results = calloc(total, sizeof(*ps->results))))
+        return -ENOMEM;
+    for (size_t i = 0; i <= in->n_history; i++) {
+        const Lienthong__V1__Result *res = result_of(nth_event(in, i));
+        if (!res)
+            continue;
+        if ((r = copy_msg(&res->base, (void **)&ps->results[ps->n_results])) < 0)
+            return r;
+        ps->n_results++;
+    }
     return 0;
 }
 
@@ -154,7 +250,9 @@ static int portal_build(const lt_adapter_input *in, lt_link_request *req, lt_dia
     if ((r = fill_sync(ps, in)) < 0)
         goto out;
     if (ev->body_case == LIENTHONG__V1__EVENT__BODY_RESULT && ev->result &&
-        (r = copy_result(ev->result, &ps->result)) < 0)
+        (r = copy_msg(&ev->result->base, (void **)&ps->result)) < 0)
+        goto out;
+    if ((r = fill_files(ps, in)) < 0 || (r = fill_results(ps, in)) < 0)
         goto out;
     req->body_case = LIENTHONG__V1__LINK_REQUEST__BODY_PORTAL_SYNC;
     req->portal_sync = ps;

@@ -162,8 +162,49 @@ int lt_portal_login_body(const lt_config_agency *a, const char *password, char *
     return finish(o, ret);
 }
 
-/* The result's lists: fees (an amount) and result documents. Returns 0 or -ENOMEM. */
-static int put_result(json_object *d, const Lienthong__V1__Result *res)
+/* A result's data["url"], "" when none. */
+static const char *url_of(const Lienthong__V1__Result *res)
+{
+    for (size_t i = 0; i < res->n_data; i++)
+        if (res->data[i]->key && strcmp(res->data[i]->key, "url") == 0 && res->data[i]->value)
+            return res->data[i]->value;
+    return "";
+}
+
+/* A new object appended to list, or NULL (-ENOMEM). */
+static json_object *add_item(json_object *list)
+{
+    json_object *o = json_object_new_object();
+    if (o && json_object_array_add(list, o) < 0) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* One result into the fee list (it has an amount) or the result documents. */
+static int put_one_result(json_object *fees, json_object *docs, const Lienthong__V1__Result *res)
+{
+    json_object *o = add_item(res->has_amount ? fees : docs);
+
+    if (!o)
+        return -ENOMEM;
+    if (res->has_amount)
+        return put(o, "TenPhiLePhi", res->kind) < 0 || put(o, "MaPhiLePhi", res->reference) < 0 ||
+                       put_int(o, "MucPhi", res->amount) < 0
+                   ? -ENOMEM
+                   : 0;
+    return put(o, "TenGiayTo", res->kind) < 0 || put(o, "MaGiayTo", res->reference) < 0 ||
+                   put(o, "DuongDanTepTinKetQua", url_of(res)) < 0
+               ? -ENOMEM
+               : 0;
+}
+
+/* The dossier's lists: its submitted files (TaiLieuNop), and from every
+ * result so far its fees (a result with an amount: DanhSachLePhi) and result
+ * documents (without: DanhSachGiayToKetQua). The portal's upsert replaces
+ * these lists, so each sync carries them whole. Returns 0 or -ENOMEM. */
+static int put_lists(json_object *d, const Lienthong__V1__PortalSync *ps)
 {
     json_object *fees = json_object_new_array(), *docs = json_object_new_array();
     json_object *att = json_object_new_array();
@@ -171,26 +212,16 @@ static int put_result(json_object *d, const Lienthong__V1__Result *res)
 
     if (!fees || !docs || !att)
         goto out;
-    if (res && res->has_amount) {
-        json_object *f = json_object_new_object();
-        if (!f || json_object_array_add(fees, f) < 0 || put(f, "TenPhiLePhi", res->kind) < 0 ||
-            put(f, "MaPhiLePhi", res->reference) < 0 || put_int(f, "MucPhi", res->amount) < 0) {
-            json_object_put(f);
+    for (size_t i = 0; i < ps->n_attachments; i++) {
+        const Lienthong__V1__Attachment *a = ps->attachments[i];
+        json_object *o = add_item(att);
+        if (!o || put(o, "TepDinhKemId", a->sha256) < 0 || put(o, "TenTepDinhKem", a->name) < 0 ||
+            put(o, "DuongDanTaiTepTin", a->uri) < 0)
             goto out;
-        }
     }
-    if (res) {
-        const char *url = "";
-        for (size_t i = 0; i < res->n_data; i++)
-            if (res->data[i]->key && strcmp(res->data[i]->key, "url") == 0)
-                url = res->data[i]->value;
-        json_object *g = json_object_new_object();
-        if (!g || json_object_array_add(docs, g) < 0 || put(g, "TenGiayTo", res->kind) < 0 ||
-            put(g, "MaGiayTo", res->reference) < 0 || put(g, "DuongDanTepTinKetQua", url) < 0) {
-            json_object_put(g);
+    for (size_t i = 0; i < ps->n_results; i++)
+        if (put_one_result(fees, docs, ps->results[i]) < 0)
             goto out;
-        }
-    }
     if (json_object_object_add(d, "TaiLieuNop", att) < 0)
         goto out;
     att = NULL;
@@ -233,12 +264,26 @@ static const char *unit_of(const lt_config_agency *a, const Lienthong__V1__Porta
     return u ? u : a->madonvi;
 }
 
+/* What ThongTinTra tells: this event's result, else the dossier's last result
+ * document (a result without an amount), else none. */
+static const Lienthong__V1__Result *return_info(const Lienthong__V1__PortalSync *ps)
+{
+    if (ps->result)
+        return ps->result;
+    for (size_t i = ps->n_results; i > 0; i--)
+        if (!ps->results[i - 1]->has_amount)
+            return ps->results[i - 1];
+    return NULL;
+}
+
 static int fill_dossier(json_object *d, const lt_config_agency *a,
                         const Lienthong__V1__PortalSync *ps)
 {
     char rec[LT_PORTAL_DATE_LEN], due[LT_PORTAL_DATE_LEN], fin[LT_PORTAL_DATE_LEN];
     char ret[LT_PORTAL_DATE_LEN], info[300] = "";
-    const Lienthong__V1__Result *res = ps->result;
+    const Lienthong__V1__Result *res = return_info(ps);
+    const char *proc[3]; /* TenTTHC, MaLinhVuc, TenLinhVuc */
+    const char *code = lt_config_procedure_get(a, ps->procedure_code, proc);
     int kind =
         ps->has_applicant_kind && ps->applicant_kind == LIENTHONG__V1__APPLICANT_KIND__BUSINESS ? 2
                                                                                                 : 1;
@@ -250,13 +295,12 @@ static int fill_dossier(json_object *d, const lt_config_agency *a,
     if (res)
         snprintf(info, sizeof(info), "%s %s", res->kind ? res->kind : "",
                  res->reference ? res->reference : "");
-    if (put(d, "MaHoSo", ps->dossier_code) < 0 ||
-        put(d, "MaTTHC", mapped(a->procedure_map, a->n_procedure_map, ps->procedure_code)) < 0 ||
-        put(d, "TenTTHC", "") < 0 || put(d, "MaLinhVuc", "") < 0 || put(d, "TenLinhVuc", "") < 0 ||
-        put(d, "SoBienNhan", ps->dossier_code) < 0 || put(d, "ChuHoSo", ps->applicant_name) < 0 ||
-        put_int(d, "LoaiDoiTuong", kind) < 0 || put(d, "MaDoiTuong", "") < 0 ||
-        put(d, "SoDienThoai", "") < 0 || put(d, "Email", "") < 0 ||
-        put(d, "TrichYeuHoSo", ps->note) < 0 ||
+    if (put(d, "MaHoSo", ps->dossier_code) < 0 || put(d, "MaTTHC", code) < 0 ||
+        put(d, "TenTTHC", proc[0]) < 0 || put(d, "MaLinhVuc", proc[1]) < 0 ||
+        put(d, "TenLinhVuc", proc[2]) < 0 || put(d, "SoBienNhan", ps->dossier_code) < 0 ||
+        put(d, "ChuHoSo", ps->applicant_name) < 0 || put_int(d, "LoaiDoiTuong", kind) < 0 ||
+        put(d, "MaDoiTuong", "") < 0 || put(d, "SoDienThoai", ps->applicant_phone) < 0 ||
+        put(d, "Email", ps->applicant_email) < 0 || put(d, "TrichYeuHoSo", ps->note) < 0 ||
         put(d, "NgayTiepNhan", date_of(ps->received_at, rec, sizeof(rec))) < 0 ||
         put(d, "NgayHenTra", date_of(ps->due_at, due, sizeof(due))) < 0 ||
         put_int(d, "TrangThaiHoSo", lt_portal_status(ps)) < 0 ||
@@ -265,7 +309,7 @@ static int fill_dossier(json_object *d, const lt_config_agency *a,
         put(d, "NgayKetThucXuLy", date_of(ps->finished_at, fin, sizeof(fin))) < 0 ||
         put(d, "DonViXuLy", unit_of(a, ps)) < 0 || put(d, "GhiChu", ps->note) < 0)
         return -ENOMEM;
-    return put_result(d, res);
+    return put_lists(d, ps);
 }
 
 int lt_portal_sync_body(const lt_config_agency *a, const char *session,

@@ -534,6 +534,99 @@ static void portal_result_carries_the_status_at_its_seq(void **state)
     assert_string_equal(f->req->portal_sync->finished_at, "2026-11-23T09:00:00Z");
 }
 
+/* Every sync carries what the dossier holds so far: its files (each once, by
+ * sha256, in order) and its results (a later status must not wipe the fee), but
+ * never the daemon's own delivery_failed bounce; and the applicant's contact. */
+static void portal_carries_the_dossiers_files_and_results_so_far(void **state)
+{
+    fixture *f = *state;
+    lt_diag d;
+    Lienthong__V1__Attachment att[3];
+    Lienthong__V1__Attachment *a1[2] = { &att[0], &att[1] }, *a4[2] = { &att[2], &att[0] };
+    Lienthong__V1__Result bounce = LIENTHONG__V1__RESULT__INIT;
+    lt_event evb = LIENTHONG__V1__EVENT__INIT;
+    lt_stored_event seb = LIENTHONG__V1__STORED_EVENT__INIT;
+    Lienthong__V1__DossierStatus st9;
+    lt_event ev9;
+    lt_stored_event se9 = LIENTHONG__V1__STORED_EVENT__INIT;
+    static const char *const names[] = { "don.pdf", "hopdong.pdf", "tokhai.pdf" };
+    static const char *const sums[] = {
+        "1111111111111111111111111111111111111111111111111111111111111111",
+        "2222222222222222222222222222222222222222222222222222222222222222",
+        "3333333333333333333333333333333333333333333333333333333333333333",
+    };
+
+    for (int i = 0; i < 3; i++) {
+        lienthong__v1__attachment__init(&att[i]);
+        att[i].name = (char *)names[i];
+        att[i].sha256 = (char *)sums[i];
+        att[i].uri = (char *)names[i];
+    }
+    f->applicant.phone = (char *)"+84912345678";
+    f->applicant.email = (char *)"an.nguyen@example.vn";
+    f->st1.n_attachments = 2;
+    f->st1.attachments = a1;
+    f->st4.n_attachments = 2; /* a new file and don.pdf again */
+    f->st4.attachments = a4;
+    bounce.kind = (char *)"delivery_failed";
+    bounce.reference = (char *)"tax";
+    evb.dossier_code = (char *)DOSSIER;
+    evb.body_case = LIENTHONG__V1__EVENT__BODY_RESULT;
+    evb.result = &bounce;
+    seb.event = &evb;
+    status_event(&ev9, &st9, "VPDK-09", "VPDKDD-Q1", LIENTHONG__V1__STATUS__PROCESSED);
+    st9.finished_at = (char *)"2026-11-23T16:00:00+07:00";
+    se9.event = &ev9;
+
+    const lt_stored_event *hist[] = { &f->se1, &f->se4, &seb, &f->se5 };
+    f->in.agency = "portal";
+    f->in.ev = &se9;
+    f->in.history = hist;
+    f->in.n_history = 4;
+    f->in.first_delivery = false;
+    assert_int_equal(adapter("portal")->build(&f->in, f->req, &d), 0);
+    const Lienthong__V1__PortalSync *ps = f->req->portal_sync;
+    assert_string_equal(ps->applicant_phone, "+84912345678");
+    assert_string_equal(ps->applicant_email, "an.nguyen@example.vn");
+    assert_null(ps->result); /* a status sync: still a progress step */
+    assert_int_equal(ps->n_attachments, 3);
+    assert_string_equal(ps->attachments[0]->name, "don.pdf");
+    assert_string_equal(ps->attachments[1]->name, "hopdong.pdf");
+    assert_string_equal(ps->attachments[2]->name, "tokhai.pdf");
+    assert_string_equal(ps->attachments[2]->sha256, sums[2]);
+    assert_int_equal(ps->n_results, 1);
+    assert_string_equal(ps->results[0]->kind, "tax_notice");
+    assert_int_equal(ps->results[0]->amount, 80000000);
+    assert_false(packed_contains(f->req, "delivery_failed"));
+    assert_false(packed_contains(f->req, "079185001234"));
+    lienthong__v1__link_request__free_unpacked(f->req, NULL);
+
+    /* the result event itself is in results (last) as well as in result */
+    f->req = calloc(1, sizeof(*f->req));
+    assert_non_null(f->req);
+    lienthong__v1__link_request__init(f->req);
+    f->in.ev = &f->se5;
+    f->in.n_history = 3;
+    assert_int_equal(adapter("portal")->build(&f->in, f->req, &d), 0);
+    ps = f->req->portal_sync;
+    assert_non_null(ps->result);
+    assert_int_equal(ps->n_results, 1);
+    assert_string_equal(ps->results[0]->reference, "TB-0045517/TB-CCT");
+    assert_int_equal(ps->n_attachments, 3);
+    lienthong__v1__link_request__free_unpacked(f->req, NULL);
+
+    /* without history (the dossier's first event): its own files only */
+    f->req = calloc(1, sizeof(*f->req));
+    assert_non_null(f->req);
+    lienthong__v1__link_request__init(f->req);
+    f->in.ev = &f->se1;
+    f->in.history = NULL;
+    f->in.n_history = 0;
+    assert_int_equal(adapter("portal")->build(&f->in, f->req, &d), 0);
+    assert_int_equal(f->req->portal_sync->n_attachments, 2);
+    assert_int_equal(f->req->portal_sync->n_results, 0);
+}
+
 static void every_adapter_accepts_an_event_without_a_body(void **state)
 {
     fixture *f = *state;
@@ -756,6 +849,7 @@ int main(void)
         T(portal_never_sends_a_later_fact_with_an_earlier_status),
         T(portal_carries_the_result_of_a_result_event),
         T(portal_result_carries_the_status_at_its_seq),
+        T(portal_carries_the_dossiers_files_and_results_so_far),
         T(every_adapter_accepts_an_event_without_a_body),
         cmocka_unit_test(interpret_common_maps_every_outcome),
         T(interpret_common_passes_a_result_only_with_the_right_key),

@@ -168,6 +168,109 @@ static void sync_body_maps_codes_dates_and_isupdating(void **state)
                      LT_ERR_NOT_FOUND);
 }
 
+/* The list d[key], checked to hold n items. */
+static json_object *list(json_object *d, const char *key, size_t n)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(d, key, &v) || !json_object_is_type(v, json_type_array))
+        fail_msg("no list %s", key);
+    assert_int_equal(json_object_array_length(v), n);
+    return v;
+}
+
+/* Every DongBoHoSoMC field carries the dossier's data: the procedure's names
+ * from the config, the applicant's contact, the files submitted, and the fees
+ * and result documents of every result so far (not only this event's). */
+static void sync_body_carries_names_contacts_files_fees_and_documents(void **state)
+{
+    (void)state;
+    static char *info[] = { "Chuyển nhượng quyền sử dụng đất", "G09-TN05", "Đất đai" };
+    lt_config_agency a = agency();
+    a.procedure_info = info;
+    Lienthong__V1__PortalSync ps = sync_of(9, "2026-11-10T01:15:00Z", "2026-11-23T09:00:00Z");
+    ps.applicant_phone = "+84912345678";
+    ps.applicant_email = "an.nguyen@example.vn";
+    Lienthong__V1__Attachment f1 = LIENTHONG__V1__ATTACHMENT__INIT, f2 = f1;
+    f1.name = "don.pdf";
+    f1.sha256 = "1111111111111111111111111111111111111111111111111111111111111111";
+    f1.uri = "https://files.example.vn/don.pdf";
+    f2.name = "hopdong.pdf"; /* no sha256, no uri */
+    Lienthong__V1__Attachment *files[] = { &f1, &f2 };
+    ps.n_attachments = 2;
+    ps.attachments = files;
+    Lienthong__V1__Result fee = LIENTHONG__V1__RESULT__INIT, cert = fee;
+    fee.kind = "tax_notice";
+    fee.reference = "TB-0045517";
+    fee.has_amount = 1;
+    fee.amount = 80000000;
+    Lienthong__V1__Result__DataEntry url = LIENTHONG__V1__RESULT__DATA_ENTRY__INIT;
+    Lienthong__V1__Result__DataEntry *urlp[] = { &url };
+    url.key = "url";
+    url.value = "https://files.example.vn/gcn.pdf";
+    cert.kind = "certificate";
+    cert.reference = "GCN-CS-2026-01234";
+    cert.n_data = 1;
+    cert.data = urlp;
+    Lienthong__V1__Result *results[] = { &fee, &cert };
+    ps.n_results = 2;
+    ps.results = results;
+
+    char *body = NULL, sum[300];
+    assert_int_equal(lt_portal_sync_body(&a, "S1", &ps, &body, sum, sizeof(sum)), 0);
+    json_object *root, *d = parse_data(body, &root);
+    assert_string_equal(field(d, "MaTTHC"), "1.004227");
+    assert_string_equal(field(d, "TenTTHC"), "Chuyển nhượng quyền sử dụng đất");
+    assert_string_equal(field(d, "MaLinhVuc"), "G09-TN05");
+    assert_string_equal(field(d, "TenLinhVuc"), "Đất đai");
+    assert_string_equal(field(d, "SoDienThoai"), "+84912345678");
+    assert_string_equal(field(d, "Email"), "an.nguyen@example.vn");
+    assert_string_equal(field(d, "MaDoiTuong"), ""); /* the id number is never sent */
+    /* a status sync after the certificate: ThongTinTra names the last document */
+    assert_string_equal(field(d, "ThongTinTra"), "certificate GCN-CS-2026-01234");
+    json_object *files_l = list(d, "TaiLieuNop", 2), *o = json_object_array_get_idx(files_l, 0);
+    assert_string_equal(field(o, "TepDinhKemId"), f1.sha256);
+    assert_string_equal(field(o, "TenTepDinhKem"), "don.pdf");
+    assert_string_equal(field(o, "DuongDanTaiTepTin"), "https://files.example.vn/don.pdf");
+    o = json_object_array_get_idx(files_l, 1);
+    assert_string_equal(field(o, "TepDinhKemId"), "");
+    assert_string_equal(field(o, "DuongDanTaiTepTin"), "");
+    o = json_object_array_get_idx(list(d, "DanhSachLePhi", 1), 0);
+    assert_string_equal(field(o, "TenPhiLePhi"), "tax_notice");
+    assert_string_equal(field(o, "MaPhiLePhi"), "TB-0045517");
+    assert_string_equal(field(o, "MucPhi"), "80000000");
+    o = json_object_array_get_idx(list(d, "DanhSachGiayToKetQua", 1), 0);
+    assert_string_equal(field(o, "TenGiayTo"), "certificate");
+    assert_string_equal(field(o, "MaGiayTo"), "GCN-CS-2026-01234");
+    assert_string_equal(field(o, "DuongDanTepTinKetQua"), "https://files.example.vn/gcn.pdf");
+    json_object_put(root);
+    free(body);
+
+    /* this event's result wins ThongTinTra; a short map entry leaves the names empty */
+    a.procedure_info = NULL;
+    ps.result = &fee;
+    assert_int_equal(lt_portal_sync_body(&a, "S1", &ps, &body, sum, sizeof(sum)), 0);
+    d = parse_data(body, &root);
+    assert_string_equal(field(d, "ThongTinTra"), "tax_notice TB-0045517");
+    assert_string_equal(field(d, "TenTTHC"), "");
+    assert_string_equal(field(d, "MaLinhVuc"), "");
+    list(d, "DanhSachLePhi", 1);
+    json_object_put(root);
+    free(body);
+
+    /* nothing yet: every list present and empty, contacts empty */
+    Lienthong__V1__PortalSync bare = sync_of(2, "2026-11-10T01:15:00Z", NULL);
+    assert_int_equal(lt_portal_sync_body(&a, "S1", &bare, &body, sum, sizeof(sum)), 0);
+    d = parse_data(body, &root);
+    assert_string_equal(field(d, "SoDienThoai"), "");
+    assert_string_equal(field(d, "Email"), "");
+    assert_string_equal(field(d, "ThongTinTra"), "");
+    list(d, "TaiLieuNop", 0);
+    list(d, "DanhSachLePhi", 0);
+    list(d, "DanhSachGiayToKetQua", 0);
+    json_object_put(root);
+    free(body);
+}
+
 static void answers_are_classified_as_the_issue_says(void **state)
 {
     (void)state;
@@ -215,6 +318,7 @@ int main(void)
         cmocka_unit_test(dates_are_utc_plus_7_without_separators),
         cmocka_unit_test(gate_refuses_each_data_quality_fault_with_its_reason),
         cmocka_unit_test(sync_body_maps_codes_dates_and_isupdating),
+        cmocka_unit_test(sync_body_carries_names_contacts_files_fees_and_documents),
         cmocka_unit_test(answers_are_classified_as_the_issue_says),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
