@@ -3,13 +3,22 @@
  * strict about what it is sent, and able to misbehave on request.
  *
  * Checks: the login's username and password; the session, madonvi and
- * service on every call; each required field and its format (dates
- * yyyyMMddHHmmss, TrangThaiHoSo 1-10, isUpdating "False"/"True"); and order
- * per dossier (no progress step before the dossier was synced). A check that
- * fails is answered as the portal does: HTTP 200 with a non-"00" error_code
- * and a message. Every call is one line in --log, flushed at once:
+ * service on every call; that EVERY field of a DongBoHoSoMC record (MaHoSo ...
+ * GhiChu, sync_fields below) and of a CapNhatTienDoHoSoMC record
+ * (progress_fields) is present as a JSON string, and that TaiLieuNop,
+ * DanhSachLePhi and DanhSachGiayToKetQua are arrays whose items are objects
+ * with all their keys; formats: dates yyyyMMddHHmmss when non-empty
+ * (NgayTiepNhan and ThoiDiemXuLy always), TrangThaiHoSo/TrangThai 1-10,
+ * LoaiDoiTuong 1|2, HinhThuc 1|2|3, SoDienThoai digits (a leading + allowed)
+ * and Email with an '@' when non-empty, MucPhi a non-negative integer,
+ * MaHoSo, MaTTHC and TenTepDinhKem non-empty, isUpdating "False"/"True"; and
+ * order per dossier (no progress step before the dossier was synced). A check
+ * that fails is answered as the portal does: HTTP 200 with a non-"00"
+ * error_code and a message naming the field (bad=FIELD in the log). Every call
+ * is one line in --log, flushed at once (new fields are appended at the end,
+ * so a reader of the older line still matches):
  *   login ok|refused user=U
- *   sync MaHoSo=X isUpdating=False TrangThaiHoSo=2 known=0 code=00
+ *   sync MaHoSo=X isUpdating=False TrangThaiHoSo=2 known=0 code=00 files=N fees=N docs=N
  *   progress MaHoSo=X TrangThai=2 code=00
  *   expired|down|slow ...
  *   agency link=tax key=K dossier=X body=tax_transfer price=N code=200
@@ -165,6 +174,135 @@ static int check_envelope(struct MHD_Connection *c, json_object *o, const char *
     return 0;
 }
 
+/* What a field of a record must hold: every scalar is a JSON string. */
+typedef enum {
+    F_TEXT, /* any string, "" allowed */
+    F_NONEMPTY,
+    F_DATE, /* yyyyMMddHHmmss, or "" */
+    F_DATE_REQ,
+    F_STATUS, /* "1".."10" */
+    F_KIND,   /* LoaiDoiTuong "1" | "2" */
+    F_FORM,   /* HinhThuc "1" | "2" | "3" */
+    F_PHONE,  /* digits (a leading '+' allowed), or "" */
+    F_EMAIL,  /* contains '@', or "" */
+    F_AMOUNT, /* a non-negative integer */
+} field_kind;
+
+typedef struct field_def {
+    const char *key;
+    field_kind kind;
+} field_def;
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* DongBoHoSoMC's record, in the portal's order. */
+static const field_def sync_fields[] = {
+    { "MaHoSo", F_NONEMPTY },       { "MaTTHC", F_NONEMPTY },   { "TenTTHC", F_TEXT },
+    { "MaLinhVuc", F_TEXT },        { "TenLinhVuc", F_TEXT },   { "SoBienNhan", F_TEXT },
+    { "ChuHoSo", F_TEXT },          { "LoaiDoiTuong", F_KIND }, { "MaDoiTuong", F_TEXT },
+    { "SoDienThoai", F_PHONE },     { "Email", F_EMAIL },       { "TrichYeuHoSo", F_TEXT },
+    { "NgayTiepNhan", F_DATE_REQ }, { "NgayHenTra", F_DATE },   { "TrangThaiHoSo", F_STATUS },
+    { "NgayTra", F_DATE },          { "ThongTinTra", F_TEXT },  { "HinhThuc", F_FORM },
+    { "NgayKetThucXuLy", F_DATE },  { "DonViXuLy", F_TEXT },    { "GhiChu", F_TEXT },
+};
+static const field_def file_fields[] = {
+    { "TepDinhKemId", F_TEXT },
+    { "TenTepDinhKem", F_NONEMPTY },
+    { "DuongDanTaiTepTin", F_TEXT },
+};
+static const field_def fee_fields[] = {
+    { "TenPhiLePhi", F_TEXT },
+    { "MaPhiLePhi", F_TEXT },
+    { "MucPhi", F_AMOUNT },
+};
+static const field_def doc_fields[] = {
+    { "TenGiayTo", F_TEXT },
+    { "MaGiayTo", F_TEXT },
+    { "DuongDanTepTinKetQua", F_TEXT },
+};
+/* CapNhatTienDoHoSoMC's record. */
+static const field_def progress_fields[] = {
+    { "MaHoSo", F_NONEMPTY },
+    { "NguoiXuLy", F_TEXT },
+    { "ChucDanh", F_TEXT },
+    { "ThoiDiemXuLy", F_DATE_REQ },
+    { "PhongBanXuLy", F_TEXT },
+    { "NoiDungXuLy", F_TEXT },
+    { "TrangThai", F_STATUS },
+    { "NgayBatDau", F_DATE },
+    { "NgayKetThucTheoQuyDinh", F_DATE },
+};
+
+static bool all_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+static bool value_ok(const char *s, field_kind k)
+{
+    switch (k) {
+    case F_TEXT:
+        return true;
+    case F_NONEMPTY:
+        return s[0] != '\0';
+    case F_DATE:
+        return !s[0] || is_date(s);
+    case F_DATE_REQ:
+        return is_date(s);
+    case F_STATUS:
+        return all_digits(s) && atoi(s) >= 1 && atoi(s) <= 10;
+    case F_KIND:
+        return !strcmp(s, "1") || !strcmp(s, "2");
+    case F_FORM:
+        return !strcmp(s, "1") || !strcmp(s, "2") || !strcmp(s, "3");
+    case F_PHONE:
+        return !s[0] || all_digits(s[0] == '+' ? s + 1 : s);
+    case F_EMAIL:
+        return !s[0] || strchr(s, '@');
+    case F_AMOUNT:
+        return all_digits(s);
+    }
+    return false;
+}
+
+/* The first of defs that o lacks, holds as a non-string or in a bad format;
+ * NULL when all are fine. */
+static const char *check_fields(json_object *o, const field_def *defs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *s = str(o, defs[i].key);
+        if (!s || !value_ok(s, defs[i].kind))
+            return defs[i].key;
+    }
+    return NULL;
+}
+
+/* d[key] must be an array of objects, each with defs; its length in *ret_n.
+ * Returns the key (or "key[].Field") at fault, NULL when fine. */
+static const char *check_list(json_object *d, const char *key, const field_def *defs, size_t n,
+                              int *ret_n, char *buf, size_t size)
+{
+    json_object *list;
+    if (!json_object_object_get_ex(d, key, &list) || !json_object_is_type(list, json_type_array))
+        return key;
+    *ret_n = (int)json_object_array_length(list);
+    for (int i = 0; i < *ret_n; i++) {
+        json_object *item = json_object_array_get_idx(list, (size_t)i);
+        const char *bad = json_object_is_type(item, json_type_object) ? check_fields(item, defs, n)
+                                                                      : "(not an object)";
+        if (bad) {
+            snprintf(buf, size, "%s[%d].%s", key, i, bad);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
 static json_object *data_item(json_object *o)
 {
     json_object *list;
@@ -180,19 +318,21 @@ static int do_sync(struct MHD_Connection *c, json_object *o)
     if (check_envelope(c, o, "sync", &ret))
         return ret;
     json_object *d = data_item(o);
-    const char *up = str(o, "isUpdating"), *code = str(d, "MaHoSo"), *tt = str(d, "MaTTHC");
-    const char *rec = str(d, "NgayTiepNhan"), *st = str(d, "TrangThaiHoSo");
-    const char *fin = str(d, "NgayKetThucXuLy"), *due = str(d, "NgayHenTra");
-    const char *bad = !d                                                   ? "data"
-                      : !code || !code[0]                                  ? "MaHoSo"
-                      : !tt || !tt[0]                                      ? "MaTTHC"
-                      : !is_date(rec)                                      ? "NgayTiepNhan"
-                      : due && due[0] && !is_date(due)                     ? "NgayHenTra"
-                      : fin && fin[0] && !is_date(fin)                     ? "NgayKetThucXuLy"
-                      : !st || atoi(st) < 1 || atoi(st) > 10               ? "TrangThaiHoSo"
-                      : !up || (strcmp(up, "False") && strcmp(up, "True")) ? "isUpdating"
-                      : !str(d, "ChuHoSo") || !str(d, "DonViXuLy")         ? "ChuHoSo/DonViXuLy"
-                                                                           : NULL;
+    const char *up = str(o, "isUpdating"), *code = str(d, "MaHoSo"), *st = str(d, "TrangThaiHoSo");
+    char where[128];
+    int files = 0, fees = 0, docs = 0;
+    const char *bad = !d ? "data" : check_fields(d, sync_fields, N(sync_fields));
+    if (!bad && (!up || (strcmp(up, "False") && strcmp(up, "True"))))
+        bad = "isUpdating";
+    if (!bad)
+        bad =
+            check_list(d, "TaiLieuNop", file_fields, N(file_fields), &files, where, sizeof(where));
+    if (!bad)
+        bad =
+            check_list(d, "DanhSachLePhi", fee_fields, N(fee_fields), &fees, where, sizeof(where));
+    if (!bad)
+        bad = check_list(d, "DanhSachGiayToKetQua", doc_fields, N(doc_fields), &docs, where,
+                         sizeof(where));
     if (!bad && fp.reject && strstr(code, fp.reject))
         bad = "MaHoSo (rejected by --reject)";
     if (bad) {
@@ -209,7 +349,9 @@ static int do_sync(struct MHD_Connection *c, json_object *o)
             fp.known[fp.n_known++] = strdup(code);
         }
     }
-    logf_("sync MaHoSo=%s isUpdating=%s TrangThaiHoSo=%s known=%d code=00", code, up, st, k);
+    logf_("sync MaHoSo=%s isUpdating=%s TrangThaiHoSo=%s known=%d code=00 files=%d fees=%d "
+          "docs=%d",
+          code, up, st, k, files, fees, docs);
     answer_late = !k && fp.slow_first_sync_ms;
     return answer(c, 200, "00", "Đồng bộ thành công", NULL);
 }
@@ -297,13 +439,10 @@ static int do_progress(struct MHD_Connection *c, json_object *o)
     if (check_envelope(c, o, "progress", &ret))
         return ret;
     json_object *d = data_item(o);
-    const char *code = str(d, "MaHoSo"), *st = str(d, "TrangThai"), *t = str(d, "ThoiDiemXuLy");
-    const char *bad = !d                                     ? "data"
-                      : !code || !code[0]                    ? "MaHoSo"
-                      : !is_date(t)                          ? "ThoiDiemXuLy"
-                      : !st || atoi(st) < 1 || atoi(st) > 10 ? "TrangThai"
-                      : !known(code)                         ? "MaHoSo (not synced yet: order)"
-                                                             : NULL;
+    const char *code = str(d, "MaHoSo"), *st = str(d, "TrangThai");
+    const char *bad = !d ? "data" : check_fields(d, progress_fields, N(progress_fields));
+    if (!bad && !known(code))
+        bad = "MaHoSo (not synced yet: order)";
     if (bad) {
         logf_("progress MaHoSo=%s code=06 bad=%s", code ? code : "", bad);
         return answer(c, 200, "06", "Dữ liệu không hợp lệ", NULL);

@@ -189,6 +189,23 @@ static void flow_reaches_the_portal_in_order_with_the_result(void)
         }
     if (f)
         fclose(f);
+    /* every sync carries the dossier's two files; the tax notice's fee from the result's own
+     * sync on, so the later status syncs (4, 9, 10) do not wipe it from the portal */
+    lt_h_check(count2(&p, "sync MaHoSo=H26.1.2-261110-0001", "files=2 ") == 8,
+               "not every sync carries the dossier's 2 files");
+    lt_h_check(count2(&p, "sync MaHoSo=H26.1.2-261110-0001", "fees=0 docs=0") == 4 &&
+                   count2(&p, "sync MaHoSo=H26.1.2-261110-0001", "fees=1 docs=0") == 4,
+               "the fee is not carried by the result's sync and every one after it");
+    f = fopen(p.log, "r");
+    i = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "sync ", 5) == 0) {
+            lt_h_check(strstr(line, i < 4 ? "fees=0 " : "fees=1 ") != NULL,
+                       "sync %d: %s (want fees=%d)", i, line, i < 4 ? 0 : 1);
+            i++;
+        }
+    if (f)
+        fclose(f);
 
     /* a dossier whose procedure has no national code: a dead letter naming both */
     void *c = lt_h_client(&h);
