@@ -82,7 +82,9 @@ struct bench_run {
     const char *endpoint;               /* lienthong: ingest endpoint; others: their URL */
     const void *sys;                    /* client-specific settings, borrowed */
     int clients, window, per_dossier, timeout_ms;
-    uint64_t events; /* split evenly over the clients */
+    const int *steps; /* template step of each event of a dossier (per_dossier of them,
+                       * each 0..BENCH_STEPS-1); NULL: steps 0..per_dossier-1 */
+    uint64_t events;  /* split evenly over the clients */
     char nonce[16];
 };
 

@@ -401,7 +401,7 @@ static bench_client *clients_new(bench_run *r, double *ret_bytes)
         if (!c->sent_ns || !c->lat_ns)
             bench_die("out of memory", NULL);
         for (int s = 0; s < r->per_dossier; s++)
-            bench_build_tmpl(&c->t[s], r->nonce, i, s);
+            bench_build_tmpl(&c->t[s], r->nonce, i, r->steps ? r->steps[s] : s);
         for (uint64_t k = 0; k < c->n; k++)
             bytes += (double)c->t[k % (uint64_t)r->per_dossier].len;
     }
