@@ -17,6 +17,7 @@
  *
  * The ratio http/zmq of dossiers/s is what to quote: absolute times drift on
  * a shared machine. Not a test. See bench/README.md, "Portal over HTTP". */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -218,6 +219,50 @@ static void ctl_must(const char *args)
     }
 }
 
+/* ---------- where the daemon's CPU goes ---------- */
+
+/* CPU seconds of the daemon's threads by role: the loop (the main thread),
+ * the http link's worker (its only other thread that is not ZeroMQ's), and
+ * ZeroMQ's I/O threads. */
+typedef struct thr_cpu {
+    double loop, link, zmq;
+} thr_cpu;
+
+static void threads_cpu(pid_t pid, thr_cpu *ret)
+{
+    char path[300], buf[1024];
+    memset(ret, 0, sizeof(*ret));
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        int tid = atoi(e->d_name);
+        if (tid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, tid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+        unsigned long ut = 0, st = 0;
+        if (!open || !close ||
+            sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+            continue;
+        double cpu = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+        if (tid == (int)pid)
+            ret->loop += cpu;
+        else if (!strncmp(open + 1, "ZMQbg", 5))
+            ret->zmq += cpu;
+        else
+            ret->link += cpu;
+    }
+    if (d)
+        closedir(d);
+}
+
 /* ---------- one run ---------- */
 
 typedef struct row {
@@ -228,6 +273,7 @@ typedef struct row {
     double d_cpu_ms;     /* daemon CPU per dossier over the drain, ms */
     double p_cpu_ms;     /* peer CPU per dossier over the drain, ms */
     uint64_t repeats;    /* http: first syncs beyond one per dossier; zmq: repeat=1 */
+    double loop_pct, link_pct, zmq_pct, peer_pct; /* CPU / wall over the drain */
 } row;
 
 static void run_one(int idx, int transport, int window, int live, bench_run *r, int timeout_ms,
@@ -282,12 +328,15 @@ static void run_one(int idx, int transport, int window, int live, bench_run *r, 
     bench_result ack;
     uint64_t t0 = bench_now_ns();
     double dcpu0 = bench_proc_cpu(g.d.pid), pcpu0 = bench_proc_cpu(g.peer);
+    thr_cpu th0, th1;
+    threads_cpu(g.d.pid, &th0);
     bench_measure(r, g.d.pid, g.d.data_dir, &ack, label);
     out->publish_rate = ack.rate;
     if (!live) {
         t0 = bench_now_ns();
         dcpu0 = bench_proc_cpu(g.d.pid);
         pcpu0 = bench_proc_cpu(g.peer);
+        threads_cpu(g.d.pid, &th0);
         ctl_must("resume portal");
     }
 
@@ -326,7 +375,12 @@ static void run_one(int idx, int transport, int window, int live, bench_run *r, 
     }
     uint64_t t1 = bench_now_ns();
     double dcpu1 = bench_proc_cpu(g.d.pid), pcpu1 = bench_proc_cpu(g.peer);
+    threads_cpu(g.d.pid, &th1);
     out->secs = (double)(t1 - t0) / 1e9;
+    out->loop_pct = 100 * (th1.loop - th0.loop) / out->secs;
+    out->link_pct = 100 * (th1.link - th0.link) / out->secs;
+    out->zmq_pct = 100 * (th1.zmq - th0.zmq) / out->secs;
+    out->peer_pct = 100 * (pcpu1 - pcpu0) / out->secs;
     out->d_cpu_ms = (dcpu1 - dcpu0) * 1e3 / (double)out->dossiers;
     out->p_cpu_ms = (pcpu1 - pcpu0) * 1e3 / (double)out->dossiers;
 
@@ -367,16 +421,17 @@ static void run_one(int idx, int transport, int window, int live, bench_run *r, 
 
 static void print_rows(const row *rows, int n)
 {
-    printf("%-5s %6s %8s %7s %7s %8s %10s %9s %8s %11s %9s %9s %7s\n", "link", "window", "dossiers",
-           "events", "calls", "seconds", "dossiers/s", "events/s", "calls/s", "publish ev/s",
-           "d-CPU/dos", "p-CPU/dos", "repeats");
+    printf("%-5s %6s %8s %7s %7s %8s %10s %9s %8s %9s %9s %9s %5s %5s %5s %5s %7s\n", "link",
+           "window", "dossiers", "events", "calls", "seconds", "dossiers/s", "events/s", "calls/s",
+           "pub ev/s", "d-CPU/dos", "p-CPU/dos", "loop%", "link%", "zmq%", "peer%", "repeats");
     for (int i = 0; i < n; i++) {
         const row *r = &rows[i];
-        printf("%-5s %6d %8" PRIu64 " %7" PRIu64 " %7" PRIu64 " %8.2f %10.0f %9.0f %8.0f %11.0f "
-               "%9.2f %9.2f %7" PRIu64 "\n",
+        printf("%-5s %6d %8" PRIu64 " %7" PRIu64 " %7" PRIu64 " %8.2f %10.0f %9.0f %8.0f %9.0f "
+               "%9.2f %9.2f %5.0f %5.0f %5.0f %5.0f %7" PRIu64 "\n",
                tnames[r->transport], r->window, r->dossiers, r->events, r->calls, r->secs,
                (double)r->dossiers / r->secs, (double)r->events / r->secs,
-               (double)r->calls / r->secs, r->publish_rate, r->d_cpu_ms, r->p_cpu_ms, r->repeats);
+               (double)r->calls / r->secs, r->publish_rate, r->d_cpu_ms, r->p_cpu_ms, r->loop_pct,
+               r->link_pct, r->zmq_pct, r->peer_pct, r->repeats);
     }
 }
 
@@ -531,9 +586,12 @@ int main(int argc, char **argv)
     printf("  calls = HTTP calls the fake portal answered (login, DongBoHoSoMC per event,\n"
            "  CapNhatTienDoHoSoMC per status change) or LinkRequests the simulator answered\n"
            "  (one per event); seconds = %s -> the last call answered; d-CPU/dos,\n"
-           "  p-CPU/dos = daemon and peer CPU ms per dossier over that time; publish ev/s =\n"
-           "  events acknowledged/s while %s; repeats = http: first syncs beyond one per\n"
-           "  dossier, zmq: requests repeated under the same key. Load average at the end %s.\n",
+           "  p-CPU/dos = daemon and peer CPU ms per dossier over that time; loop%%, link%%,\n"
+           "  zmq%%, peer%% = CPU / wall over that time of the daemon's loop thread, its http\n"
+           "  link worker, its ZeroMQ I/O threads, and the whole peer;\n"
+           "  pub ev/s = events acknowledged/s while %s;\n"
+           "  repeats = http: first syncs beyond one per dossier, zmq: requests repeated\n"
+           "  under the same key. Load average at the end %s.\n",
            live ? "first publish" : "resume", live ? "delivering" : "the agency was paused", load1);
     if (nt == 2)
         for (int w = 0; w < nw; w++) {
