@@ -266,7 +266,7 @@ static void threads_cpu(pid_t pid, thr_cpu *ret)
 /* ---------- one run ---------- */
 
 typedef struct row {
-    int transport, window;
+    int transport, window, round;
     uint64_t dossiers, events, statuses, calls, logins;
     double publish_rate; /* events/s acknowledged while paused (or live) */
     double secs;         /* resume (or first publish) -> last call answered */
@@ -441,15 +441,38 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static double median_rate(const row *rows, int n, int transport, int window)
+static double median(double *v, int k)
 {
-    double v[64];
-    int k = 0;
-    for (int i = 0; i < n && k < 64; i++)
-        if (rows[i].transport == transport && rows[i].window == window)
-            v[k++] = (double)rows[i].dossiers / rows[i].secs;
     qsort(v, (size_t)k, sizeof(double), cmp_double);
     return k ? (k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2) : 0;
+}
+
+/* The dossiers/s of transport at window in round, or 0 when not run. */
+static double rate_of(const row *rows, int n, int transport, int window, int round)
+{
+    for (int i = 0; i < n; i++)
+        if (rows[i].transport == transport && rows[i].window == window && rows[i].round == round)
+            return (double)rows[i].dossiers / rows[i].secs;
+    return 0;
+}
+
+/* One line per window: the ratio http/zmq of each round (both ran back to
+ * back, so they saw about the same load), and their median. */
+static void print_ratios(const row *rows, int n, const int *wl, int nw, int rounds)
+{
+    for (int w = 0; w < nw; w++) {
+        double v[9];
+        printf("ratio http/zmq of dossiers/s, window %d:", wl[w]);
+        for (int round = 0; round < rounds; round++) {
+            double h = rate_of(rows, n, T_HTTP, wl[w], round);
+            double z = rate_of(rows, n, T_ZMQ, wl[w], round);
+            v[round] = z > 0 ? h / z : 0;
+            printf(" %.2f (%.0f / %.0f)", v[round], h, z);
+        }
+        if (rounds > 1)
+            printf("; median %.2f", median(v, rounds));
+        printf("\n");
+    }
 }
 
 static void loadavg(char *buf, size_t size)
@@ -578,6 +601,7 @@ int main(int argc, char **argv)
                                 .events = dossiers * (uint64_t)per_dossier,
                                 .timeout_ms = timeout_ms };
                 run_one(n, transport, wl[w], live, &r, timeout_ms, &rows[n]);
+                rows[n].round = round;
                 n++;
             }
     zmq_ctx_term(g.zctx);
@@ -594,11 +618,7 @@ int main(int argc, char **argv)
            "  under the same key. Load average at the end %s.\n",
            live ? "first publish" : "resume", live ? "delivering" : "the agency was paused", load1);
     if (nt == 2)
-        for (int w = 0; w < nw; w++) {
-            double h = median_rate(rows, n, T_HTTP, wl[w]), z = median_rate(rows, n, T_ZMQ, wl[w]);
-            printf("ratio http/zmq, window %d: %.2f (dossiers/s %.0f / %.0f%s)\n", wl[w],
-                   z > 0 ? h / z : 0, h, z, rounds > 1 ? ", medians" : "");
-        }
+        print_ratios(rows, n, wl, nw, rounds);
     if (keep)
         fprintf(stderr, "kept %s\n", g.base);
     else
