@@ -276,18 +276,14 @@ typedef struct row {
     double loop_pct, link_pct, zmq_pct, peer_pct; /* CPU / wall over the drain */
 } row;
 
-static void run_one(int idx, int transport, int window, int live, bench_run *r, int timeout_ms,
-                    row *out)
+/* The config lienthongd gets beyond its two required keys: one agency portal
+ * to the peer at where, with window, and one route sending it every event. */
+static void daemon_yaml(int transport, const char *where, int window, uint64_t events, char *buf,
+                        size_t size)
 {
-    char dir[700], yaml[3072], where[900], label[96], msg[1200];
-    snprintf(dir, sizeof(dir), "%s/r%d-%s-w%d", g.base, idx, tnames[transport], window);
-    if (mkdir(dir, 0700) < 0)
-        bench_die(dir, strerror(errno));
-    snprintf(r->nonce, sizeof(r->nonce), "%08x", (unsigned)(bench_now_ns() ^ (uint64_t)idx));
-    peer_start(transport, dir, where, sizeof(where));
-    uint64_t map_mb = r->events * 8000 / 1048576 + 1024;
+    uint64_t map_mb = events * 8000 / 1048576 + 1024;
     if (transport == T_HTTP)
-        snprintf(yaml, sizeof(yaml),
+        snprintf(buf, size,
                  "store:\n  map_size_mb: %" PRIu64 "\n"
                  "agencies:\n  portal:\n    transport: http\n    url: '%s'\n"
                  "    username: lienthong\n    password: secret\n    madonvi: '000.00.00.H29'\n"
@@ -296,12 +292,85 @@ static void run_one(int idx, int transport, int window, int live, bench_run *r, 
                  "routes:\n  - {name: portal-all, to: [portal]}",
                  map_mb, where, window);
     else
-        snprintf(yaml, sizeof(yaml),
+        snprintf(buf, size,
                  "store:\n  map_size_mb: %" PRIu64 "\n"
                  "agencies:\n  portal:\n    transport: zmq\n    endpoint: '%s'\n"
                  "    window: %d\n    timeout_ms: 30000\n"
                  "routes:\n  - {name: portal-all, to: [portal]}",
                  map_mb, where, window);
+}
+
+/* Die naming the first call the peer did not answer OK, if any. */
+static void check_answers(const tally *t, const char *label)
+{
+    char msg[1200];
+    if (!t->bad)
+        return;
+    snprintf(msg, sizeof(msg), "%s: the peer answered a call with an error (%s); daemon log", label,
+             t->first_bad);
+    bench_die(msg, g.d.log);
+}
+
+/* Follow the peer's log until want calls (http: syncs and progress steps;
+ * zmq: requests) were answered OK. Progress on stderr every 2 s; dies on an
+ * error answer or when nothing moves for timeout_ms. */
+static void wait_answered(tally *t, int transport, const char *log, uint64_t want, uint64_t t0,
+                          int timeout_ms, const char *label)
+{
+    uint64_t last = bench_now_ns(), progress_at = last, seen = 0;
+    for (;;) {
+        if (!t->f)
+            t->f = fopen(log, "r");
+        if (t->f)
+            tally_read(t, transport);
+        uint64_t done = transport == T_HTTP ? t->syncs + t->progress : t->ok;
+        uint64_t now = bench_now_ns();
+        if (done >= want)
+            return;
+        check_answers(t, label);
+        bench_check_interrupt();
+        if (done != seen)
+            seen = done, progress_at = now;
+        if (now - progress_at > (uint64_t)timeout_ms * 1000000u) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "%s: %" PRIu64 " of %" PRIu64 " calls, none for %d ms; log",
+                     label, done, want, timeout_ms);
+            bench_die(msg, g.d.log);
+        }
+        if (now - last >= 2000000000ull) {
+            fprintf(stderr, "  %s: %" PRIu64 "/%" PRIu64 " calls answered, %.1f s\n", label, done,
+                    want, (double)(now - t0) / 1e9);
+            last = now;
+        }
+        usleep(2000);
+    }
+}
+
+/* The daemon agrees: nothing pending or in flight for portal (the last
+ * outcomes commit a pass after the peer answered). Dies after 5 s. */
+static void wait_queue_empty(void)
+{
+    char q[8192] = "";
+    for (int i = 0; i < 250; i++) {
+        if (ctl("--json queues", q, sizeof(q)) == 0 && strstr(q, "\"agency\":\"portal\"") &&
+            strstr(q, "\"pending\":0") && strstr(q, "\"in_flight\":0"))
+            return;
+        usleep(20000);
+    }
+    bench_die("lienthongctl queues still shows work for portal", q);
+}
+
+/* One row: peer, daemon, pause, publish r, resume, time the drain, check, stop. */
+static void run_one(int idx, int transport, int window, bool live, bench_run *r, int timeout_ms,
+                    row *out)
+{
+    char dir[700], yaml[3072], where[900], label[96];
+    snprintf(dir, sizeof(dir), "%s/r%d-%s-w%d", g.base, idx, tnames[transport], window);
+    if (mkdir(dir, 0700) < 0)
+        bench_die(dir, strerror(errno));
+    snprintf(r->nonce, sizeof(r->nonce), "%08x", (unsigned)(bench_now_ns() ^ (uint64_t)idx));
+    peer_start(transport, dir, where, sizeof(where));
+    daemon_yaml(transport, where, window, r->events, yaml, sizeof(yaml));
     bench_daemon_start(g.daemon, dir, true, yaml, &g.d);
     r->endpoint = g.d.endpoint;
 
@@ -340,39 +409,8 @@ static void run_one(int idx, int transport, int window, int live, bench_run *r, 
         ctl_must("resume portal");
     }
 
-    /* until every event was answered OK by the peer */
     uint64_t want = transport == T_HTTP ? out->events + out->statuses : out->events;
-    uint64_t last = bench_now_ns(), progress_at = last, seen = 0;
-    for (;;) {
-        if (!t.f)
-            t.f = fopen(log, "r");
-        if (t.f)
-            tally_read(&t, transport);
-        uint64_t done = transport == T_HTTP ? t.syncs + t.progress : t.ok;
-        uint64_t now = bench_now_ns();
-        if (done >= want)
-            break;
-        if (t.bad) {
-            snprintf(msg, sizeof(msg),
-                     "%s: the peer answered a call with an error (%s); daemon log", label,
-                     t.first_bad);
-            bench_die(msg, g.d.log);
-        }
-        bench_check_interrupt();
-        if (done != seen)
-            seen = done, progress_at = now;
-        if (now - progress_at > (uint64_t)timeout_ms * 1000000u) {
-            snprintf(msg, sizeof(msg), "%s: %" PRIu64 " of %" PRIu64 " calls, none for %d ms; log",
-                     label, done, want, timeout_ms);
-            bench_die(msg, g.d.log);
-        }
-        if (now - last >= 2000000000ull) {
-            fprintf(stderr, "  %s: %" PRIu64 "/%" PRIu64 " calls answered, %.1f s\n", label, done,
-                    want, (double)(now - t0) / 1e9);
-            last = now;
-        }
-        usleep(2000);
-    }
+    wait_answered(&t, transport, log, want, t0, timeout_ms, label);
     uint64_t t1 = bench_now_ns();
     double dcpu1 = bench_proc_cpu(g.d.pid), pcpu1 = bench_proc_cpu(g.peer);
     threads_cpu(g.d.pid, &th1);
@@ -384,25 +422,10 @@ static void run_one(int idx, int transport, int window, int live, bench_run *r, 
     out->d_cpu_ms = (dcpu1 - dcpu0) * 1e3 / (double)out->dossiers;
     out->p_cpu_ms = (pcpu1 - pcpu0) * 1e3 / (double)out->dossiers;
 
-    /* the daemon agrees: nothing left for portal (its outcomes commit a pass later) */
-    char q[8192] = "";
-    bool drained = false;
-    for (int i = 0; i < 250 && !drained; i++) {
-        if (ctl("--json queues", q, sizeof(q)) == 0 && strstr(q, "\"agency\":\"portal\"") &&
-            strstr(q, "\"pending\":0") && strstr(q, "\"in_flight\":0"))
-            drained = true;
-        else
-            usleep(20000);
-    }
-    if (!drained)
-        bench_die("lienthongctl queues still shows work for portal", q);
+    wait_queue_empty();
     usleep(100000); /* a late repeat would show in the log */
     tally_read(&t, transport);
-    if (t.bad) {
-        snprintf(msg, sizeof(msg), "%s: the peer answered a call with an error (%s); daemon log",
-                 label, t.first_bad);
-        bench_die(msg, g.d.log);
-    }
+    check_answers(&t, label);
     fclose(t.f);
     bench_daemon_stop(&g.d);
     peer_stop();
