@@ -41,6 +41,7 @@ typedef struct ctl {
     uint64_t limit;              /* events */
     const char *sender;          /* publish */
     bool all;                    /* dead requeue|drop --all */
+    const char *reason;          /* dead list --reason */
     /* tail */
     const char *consumer;
     bool reset, no_ack;
@@ -106,6 +107,12 @@ int ctl_cmd_events(ctl *c);
 int ctl_cmd_stats(ctl *c);
 int ctl_cmd_queues(ctl *c);
 int ctl_cmd_dead(ctl *c, int argc, char **argv);
+
+/* A dead letter's reason for `dead reasons`: last_error (may be NULL) with
+ * what names the one delivery taken out (a "dossier CODE: " prefix, the
+ * dossier code elsewhere as DOSSIER, "after 3 attempts" as "after N
+ * attempts"), so dead letters that failed alike count together. */
+void ctl_dead_reason(const char *last_error, const char *dossier, char *buf, size_t size);
 int ctl_cmd_pause(ctl *c, const char *agency, bool pause);
 int ctl_cmd_tail(ctl *c);
 int ctl_cmd_portal(ctl *c, int argc, char **argv);

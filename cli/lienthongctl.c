@@ -31,43 +31,47 @@ static void short_usage(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: lienthongctl [-c FILE] [--json] [--endpoint EP] [--data-dir DIR]\n"
-            "                    [--control EP] [--stream EP] COMMAND ...\n"
-            "\n"
-            "commands:\n"
-            "  publish FILE|-  [--window N] [--sender NAME] [--timeout-ms N]\n"
-            "                  send YAML/JSON Submission or Event documents, one reply line each\n"
-            "  show DOSSIER_CODE   the dossier's timeline with its deliveries, results and state\n"
-            "  events [--from SEQ] [--limit N]   the event log (default from 1, limit 100)\n"
-            "  stats           events by kind, dossiers by status, store size and map usage\n"
-            "  queues          per agency: link state, in flight, pending, held, dead, oldest\n"
-            "  dead list [AGENCY]            dead letters (from the store)\n"
-            "  dead show AGENCY SEQ          one dead letter and its event\n"
-            "  dead requeue AGENCY SEQ|--all back to pending (via the daemon)\n"
-            "  dead drop AGENCY SEQ|--all    removed for good, kept in history (via the daemon)\n"
-            "  pause AGENCY, resume AGENCY   stop / restart deliveries to an agency\n"
-            "  tail --consumer NAME [--from earliest|latest|SEQ] [--reset]\n"
-            "       [--kinds status,result,delivery_failed] [--agency A]... [--procedure PREFIX]\n"
-            "       [--credit N] [--count N] [--no-ack]\n"
-            "                  follow the result stream as a durable subscriber\n"
-            "  portal status DOSSIER_CODE   what the portal was last sent and answered for it\n"
-            "\n"
-            "options:\n"
-            "  -c, --config FILE  daemon config (default " CTL_DEFAULT_CONFIG " if present, else\n"
-            "                     " CTL_SYSTEM_CONFIG ")\n"
-            "      --endpoint EP  ingest endpoint instead of the config's ingest.endpoint\n"
-            "      --data-dir DIR store directory instead of the config's data_dir\n"
-            "      --control EP   control endpoint instead of the config's control.endpoint\n"
-            "      --stream EP    stream endpoint instead of the config's streams.endpoint\n"
-            "      --timeout-ms N publish: per reply (5000); control commands: the reply (1000)\n"
-            "      --json         one JSON object per line (applicant id_number unmasked)\n"
-            "  -h, --help         this help\n"
-            "      --version      print the version\n"
-            "\n"
-            "exit status: 0 ok; 1 rejected submission, unknown dossier, agency or dead letter,\n"
-            "or refused by the daemon; 2 usage, config, input or store error; 3 daemon\n"
-            "unreachable or no reply in time (control commands: nothing changed)\n");
+    fprintf(
+        f,
+        "usage: lienthongctl [-c FILE] [--json] [--endpoint EP] [--data-dir DIR]\n"
+        "                    [--control EP] [--stream EP] COMMAND ...\n"
+        "\n"
+        "commands:\n"
+        "  publish FILE|-  [--window N] [--sender NAME] [--timeout-ms N]\n"
+        "                  send YAML/JSON Submission or Event documents, one reply line each\n"
+        "  show DOSSIER_CODE   the dossier's timeline with its deliveries, results and state\n"
+        "  events [--from SEQ] [--limit N]   the event log (default from 1, limit 100)\n"
+        "  stats           events by kind, dossiers by status, store size and map usage\n"
+        "  queues          per agency: link state, in flight, pending, held, dead, oldest\n"
+        "  dead list [AGENCY] [--reason TEXT]\n"
+        "                                dead letters (from the store); --reason: only those\n"
+        "                                whose reason contains TEXT\n"
+        "  dead reasons [AGENCY]         dead letters counted by reason, dossier codes left out\n"
+        "  dead show AGENCY SEQ          one dead letter and its event\n"
+        "  dead requeue AGENCY SEQ|--all back to pending (via the daemon)\n"
+        "  dead drop AGENCY SEQ|--all    removed for good, kept in history (via the daemon)\n"
+        "  pause AGENCY, resume AGENCY   stop / restart deliveries to an agency\n"
+        "  tail --consumer NAME [--from earliest|latest|SEQ] [--reset]\n"
+        "       [--kinds status,result,delivery_failed] [--agency A]... [--procedure PREFIX]\n"
+        "       [--credit N] [--count N] [--no-ack]\n"
+        "                  follow the result stream as a durable subscriber\n"
+        "  portal status DOSSIER_CODE   what the portal was last sent and answered for it\n"
+        "\n"
+        "options:\n"
+        "  -c, --config FILE  daemon config (default " CTL_DEFAULT_CONFIG " if present, else\n"
+        "                     " CTL_SYSTEM_CONFIG ")\n"
+        "      --endpoint EP  ingest endpoint instead of the config's ingest.endpoint\n"
+        "      --data-dir DIR store directory instead of the config's data_dir\n"
+        "      --control EP   control endpoint instead of the config's control.endpoint\n"
+        "      --stream EP    stream endpoint instead of the config's streams.endpoint\n"
+        "      --timeout-ms N publish: per reply (5000); control commands: the reply (1000)\n"
+        "      --json         one JSON object per line (applicant id_number unmasked)\n"
+        "  -h, --help         this help\n"
+        "      --version      print the version\n"
+        "\n"
+        "exit status: 0 ok; 1 rejected submission, unknown dossier, agency or dead letter,\n"
+        "or refused by the daemon; 2 usage, config, input or store error; 3 daemon\n"
+        "unreachable or no reply in time (control commands: nothing changed)\n");
 }
 
 enum {
@@ -82,6 +86,7 @@ enum {
     OPT_FROM,
     OPT_LIMIT,
     OPT_ALL,
+    OPT_REASON,
     OPT_CONSUMER,
     OPT_RESET,
     OPT_KINDS,
@@ -107,6 +112,7 @@ static const char *opt_owner(int o)
     case OPT_LIMIT:
         return "events";
     case OPT_ALL:
+    case OPT_REASON:
         return "dead";
     case OPT_CONSUMER:
     case OPT_RESET:
@@ -181,6 +187,7 @@ int main(int argc, char **argv)
         { "from", required_argument, NULL, OPT_FROM },
         { "limit", required_argument, NULL, OPT_LIMIT },
         { "all", no_argument, NULL, OPT_ALL },
+        { "reason", required_argument, NULL, OPT_REASON },
         { "consumer", required_argument, NULL, OPT_CONSUMER },
         { "reset", no_argument, NULL, OPT_RESET },
         { "kinds", required_argument, NULL, OPT_KINDS },
@@ -240,6 +247,9 @@ int main(int argc, char **argv)
             break;
         case OPT_ALL:
             c.all = true;
+            break;
+        case OPT_REASON:
+            c.reason = optarg;
             break;
         case OPT_CONSUMER:
             c.consumer = optarg;

@@ -322,17 +322,115 @@ int ctl_cmd_pause(ctl *c, const char *agency, bool pause)
 
 /* -------------------------------------------------------------------- dead */
 
+/* One reason of `dead reasons`: a normalised last_error and how many share it. */
+typedef struct reason_count {
+    char *agency, *reason, *example; /* example: one dossier with it */
+    size_t n;
+} reason_count;
+
 typedef struct dead_walk {
     const ctl *c;
     int64_t now;
     size_t n;
+    bool by_reason;   /* dead reasons */
+    reason_count *rc; /* the groups so far */
+    size_t n_rc, cap_rc;
+    int err;
 } dead_walk;
+
+/* Copy src to dst (size > 0), replacing each occurrence of what with with. */
+static void replace_all(char *dst, size_t size, const char *src, const char *what, const char *with)
+{
+    size_t n = 0, wl = strlen(what), tl = strlen(with);
+    while (*src && n + 1 < size) {
+        if (wl && strncmp(src, what, wl) == 0 && n + tl + 1 < size) {
+            memcpy(dst + n, with, tl);
+            n += tl;
+            src += wl;
+        } else {
+            dst[n++] = *src++;
+        }
+    }
+    dst[n] = '\0';
+}
+
+/* The reason of a dead letter, for grouping: its last_error without what
+ * names this one delivery (the dossier code, the attempt count). */
+void ctl_dead_reason(const char *last_error, const char *dossier, char *buf, size_t size)
+{
+    char a[1024], b[1024], pat[300];
+    const char *s = last_error && last_error[0] ? last_error : "(no error recorded)";
+
+    snprintf(a, sizeof(a), "%s", s);
+    if (dossier && dossier[0]) {
+        snprintf(pat, sizeof(pat), "dossier %s: ", dossier);
+        replace_all(b, sizeof(b), a, pat, "");
+        replace_all(a, sizeof(a), b, dossier, "DOSSIER");
+    }
+    /* "after 3 attempts" -> "after N attempts" */
+    size_t n = 0;
+    for (const char *p = a; *p && n + 1 < sizeof(b);) {
+        if (strncmp(p, "after ", 6) == 0 && p[6] >= '0' && p[6] <= '9') {
+            const char *q = p + 6;
+            while (*q >= '0' && *q <= '9')
+                q++;
+            if (strncmp(q, " attempt", 8) == 0 && n + 8 < sizeof(b)) {
+                memcpy(b + n, "after N", 7);
+                n += 7;
+                p = q;
+                continue;
+            }
+        }
+        b[n++] = *p++;
+    }
+    b[n] = '\0';
+    snprintf(buf, size, "%s", b);
+}
+
+static int count_reason(dead_walk *w, const lt_delivery *d)
+{
+    char reason[1024];
+    ctl_dead_reason(d->last_error, d->dossier_code, reason, sizeof(reason));
+    const char *agency = d->agency ? d->agency : "";
+    for (size_t i = 0; i < w->n_rc; i++)
+        if (!strcmp(w->rc[i].agency, agency) && !strcmp(w->rc[i].reason, reason)) {
+            w->rc[i].n++;
+            return 0;
+        }
+    if (w->n_rc == w->cap_rc) {
+        size_t cap = w->cap_rc ? w->cap_rc * 2 : 16;
+        reason_count *n = realloc(w->rc, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        w->rc = n;
+        w->cap_rc = cap;
+    }
+    reason_count *r = &w->rc[w->n_rc];
+    r->agency = strdup(agency);
+    r->reason = strdup(reason);
+    r->example = strdup(d->dossier_code ? d->dossier_code : "");
+    r->n = 1;
+    if (!r->agency || !r->reason || !r->example) {
+        free(r->agency);
+        free(r->reason);
+        free(r->example);
+        return -ENOMEM;
+    }
+    w->n_rc++;
+    return 0;
+}
 
 static int print_dead(const lt_delivery *d, void *arg)
 {
     dead_walk *w = arg;
     char age[32];
 
+    if (w->c->reason && !(d->last_error && strstr(d->last_error, w->c->reason)))
+        return 0;
+    if (w->by_reason) {
+        w->n++;
+        return (w->err = count_reason(w, d)) < 0 ? 1 : 0;
+    }
     w->n++;
     if (w->c->json) {
         lt_pbtext_write_json(stdout, &d->base);
@@ -360,11 +458,44 @@ static bool agency_known(const ctl *c, const char *agency)
     return false;
 }
 
-static int dead_list(ctl *c, const char *agency)
+static int by_count(const void *a, const void *b)
+{
+    const reason_count *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n < y->n ? 1 : -1;
+    int r = strcmp(x->agency, y->agency);
+    return r ? r : strcmp(x->reason, y->reason);
+}
+
+static void print_reasons(const dead_walk *w)
+{
+    qsort(w->rc, w->n_rc, sizeof(*w->rc), by_count);
+    if (!w->c->json)
+        printf("%8s  %-12s %-24s  %s\n", "count", "agency", "example", "reason");
+    for (size_t i = 0; i < w->n_rc; i++) {
+        const reason_count *r = &w->rc[i];
+        if (w->c->json) {
+            printf("{\"agency\":");
+            lt_pbtext_write_json_string(stdout, r->agency, strlen(r->agency));
+            printf(",\"count\":%zu,\"example\":", r->n);
+            lt_pbtext_write_json_string(stdout, r->example, strlen(r->example));
+            printf(",\"reason\":");
+            lt_pbtext_write_json_string(stdout, r->reason, strlen(r->reason));
+            printf("}\n");
+        } else {
+            printf("%8zu  %-12s %-24s  ", r->n, r->agency, r->example);
+            lt_pbtext_write_json_string(stdout, r->reason, strlen(r->reason));
+            putchar('\n');
+        }
+    }
+}
+
+/* dead list, or dead reasons when by_reason. */
+static int dead_list(ctl *c, const char *agency, bool by_reason)
 {
     lt_store *s = NULL;
     lt_store_txn *t = NULL;
-    dead_walk w = { c, lt_time_now_ms(), 0 };
+    dead_walk w = { .c = c, .now = lt_time_now_ms(), .by_reason = by_reason };
     int r, rc = EXIT_USAGE;
 
     if (ctl_open_store(c, &s) < 0)
@@ -378,18 +509,31 @@ static int dead_list(ctl *c, const char *agency)
         ctl_errf("%s: read transaction: %s", c->data_dir, lt_strerror(r));
         goto out;
     }
-    if (!c->json)
+    if (!c->json && !by_reason)
         printf("%-12s %8s  %-24s %8s %8s  %s\n", "agency", "seq", "dossier", "attempts", "age",
                "last_error");
-    if ((r = lt_outbox_walk_dead(t, agency, print_dead, &w)) < 0) {
+    r = lt_outbox_walk_dead(t, agency, print_dead, &w);
+    if (r >= 0 && w.err < 0)
+        r = w.err;
+    if (r < 0) {
         fflush(stdout);
         ctl_errf("%s: dead letters: %s", c->data_dir, lt_strerror(r));
         goto out;
     }
+    if (by_reason && w.n)
+        print_reasons(&w);
     if (!w.n && !c->json)
-        ctl_errf("no dead letters%s%s", agency ? " of " : "", agency ? agency : "");
+        ctl_errf("no dead letters%s%s%s%s%s", agency ? " of " : "", agency ? agency : "",
+                 c->reason ? " whose reason contains \"" : "", c->reason ? c->reason : "",
+                 c->reason ? "\"" : "");
     rc = EXIT_OK;
 out:
+    for (size_t i = 0; i < w.n_rc; i++) {
+        free(w.rc[i].agency);
+        free(w.rc[i].reason);
+        free(w.rc[i].example);
+    }
+    free(w.rc);
     lt_store_txn_abort(&t);
     lt_store_close(&s);
     return rc;
@@ -478,8 +622,12 @@ int ctl_cmd_dead(ctl *c, int argc, char **argv)
     const char *sub = argv[0];
     uint64_t seq = 0;
 
-    if (!strcmp(sub, "list") && argc <= 2 && !c->all)
-        return dead_list(c, argc == 2 ? argv[1] : NULL);
+    if (c->reason && strcmp(sub, "list") != 0) {
+        ctl_errf("dead %s: --reason belongs to dead list", sub);
+        return EXIT_USAGE;
+    }
+    if ((!strcmp(sub, "list") || !strcmp(sub, "reasons")) && argc <= 2 && !c->all)
+        return dead_list(c, argc == 2 ? argv[1] : NULL, !strcmp(sub, "reasons"));
     if (!strcmp(sub, "show") && argc == 3 && !c->all) {
         if (ctl_parse_u64("SEQ", argv[2], 1, UINT64_MAX, &seq) < 0)
             return EXIT_USAGE;
@@ -495,9 +643,10 @@ int ctl_cmd_dead(ctl *c, int argc, char **argv)
             return EXIT_USAGE;
         return control_command(c, requeue ? CMD(REQUEUE) : CMD(DROP), argv[1], seq, seq != 0);
     }
-    if (strcmp(sub, "list") && strcmp(sub, "show") && strcmp(sub, "requeue") && strcmp(sub, "drop"))
-        ctl_errf("dead: unknown subcommand \"%s\" (list, show, requeue, drop)", sub);
-    else if (c->all && (!strcmp(sub, "list") || !strcmp(sub, "show")))
+    if (strcmp(sub, "list") && strcmp(sub, "reasons") && strcmp(sub, "show") &&
+        strcmp(sub, "requeue") && strcmp(sub, "drop"))
+        ctl_errf("dead: unknown subcommand \"%s\" (list, reasons, show, requeue, drop)", sub);
+    else if (c->all && (!strcmp(sub, "list") || !strcmp(sub, "reasons") || !strcmp(sub, "show")))
         ctl_errf("dead %s: --all belongs to requeue and drop", sub);
     else
         ctl_errf("dead %s: wrong number of arguments", sub);

@@ -224,6 +224,33 @@ static void flow_reaches_the_portal_in_order_with_the_result(void)
     lt_h_check(strstr(out, "H29-UNMAPPED-1") && strstr(out, "no national MaTTHC"),
                "dead list does not name the unmapped dossier: %s", out);
     lt_h_check(count2(&p, "H29-UNMAPPED-1", NULL) == 0, "the unmapped dossier reached the portal");
+
+    /* two more: dead letters counted by reason, and listed by one */
+    const char *more[][2] = { { "H29-UNMAPPED-2", "9.999999" }, { "H29-UNMAPPED-3", "8.888888" } };
+    for (int k = 0; k < 2; k++) {
+        s = lt_h_status("motcua-q1", more[k][0], more[k][0], 2);
+        free(s->event->procedure_code);
+        s->event->procedure_code = strdup(more[k][1]);
+        r = lt_h_call(c, s);
+        lienthong__v1__reply__free_unpacked(r, NULL);
+        lt_h_sub_free(s);
+    }
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' dead reasons portal 2>&1", getenv("LT_CTL"), h.config);
+    for (int k = 0; k < 200 && !strstr(out, "8.888888"); k++) {
+        lt_h_run(cmd, out, sizeof(out));
+        usleep(20000);
+    }
+    lt_h_check(
+        strstr(out, "       2  portal       H29-UNMAPPED-1") &&
+            strstr(out, "\"permanent failure: mapping: procedure code \\\"9.999999\\\" has no "
+                        "national MaTTHC") &&
+            strstr(out, "       1  portal       H29-UNMAPPED-3") && !strstr(out, "UNMAPPED-2"),
+        "dead reasons: %s", out);
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' dead list --reason 8.888888 2>&1", getenv("LT_CTL"),
+             h.config);
+    lt_h_run(cmd, out, sizeof(out));
+    lt_h_check(strstr(out, "H29-UNMAPPED-3") && !strstr(out, "H29-UNMAPPED-1"),
+               "dead list --reason: %s", out);
     portal_status_shows_what_was_sent_and_answered(&h);
     zmq_close(c);
     lt_h_free(&h);

@@ -13,6 +13,26 @@
 #include <cmocka.h>
 // clang-format on
 
+/* dead reasons: what names one delivery is taken out, the rest is kept whole */
+static void test_dead_reason(void **state)
+{
+    char buf[256];
+    (void)state;
+    ctl_dead_reason("permanent failure: data quality: dossier H29-1: received time missing",
+                    "H29-1", buf, sizeof(buf));
+    assert_string_equal(buf, "permanent failure: data quality: received time missing");
+    ctl_dead_reason("retry later: HTTP 503 (max_attempts reached after 12 attempts)", "X", buf,
+                    sizeof(buf));
+    assert_string_equal(buf, "retry later: HTTP 503 (max_attempts reached after N attempts)");
+    ctl_dead_reason("permanent failure: HTTP 400: {\"error\":\"dossier_code H29-9\"}", "H29-9", buf,
+                    sizeof(buf));
+    assert_string_equal(buf, "permanent failure: HTTP 400: {\"error\":\"dossier_code DOSSIER\"}");
+    ctl_dead_reason(NULL, "H29-1", buf, sizeof(buf));
+    assert_string_equal(buf, "(no error recorded)");
+    ctl_dead_reason("after 3 attempts", NULL, buf, 8); /* cut to the buffer */
+    assert_string_equal(buf, "after N");
+}
+
 static void test_age(void **state)
 {
     (void)state;
@@ -55,6 +75,7 @@ int main(void)
         cmocka_unit_test(test_age),
         cmocka_unit_test(test_parse_u64),
         cmocka_unit_test(test_delivery_state),
+        cmocka_unit_test(test_dead_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
