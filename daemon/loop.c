@@ -20,7 +20,27 @@ typedef struct loop_state {
     const lt_loop_parts *p;
     uint64_t watchdog_usec;
     int64_t last_watchdog_ms, last_status_ms;
+    unsigned fill_warned; /* the highest fill level (permille) already warned about */
 } loop_state;
+
+/* Warn once at each of 80, 90 and 95 % of the map in use, before new events
+ * are refused with STORE_FULL; again after a restart when still above. */
+static void check_fill(loop_state *ls)
+{
+    static const unsigned levels[] = { 800, 900, 950 };
+    uint64_t used, size;
+    unsigned fill = lt_store_fill(ls->p->store, &used, &size), level = 0;
+
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+        if (fill >= levels[i])
+            level = levels[i];
+    if (level <= ls->fill_warned)
+        return;
+    ls->fill_warned = level;
+    lt_log_warn("store %u%% full: %" PRIu64 " of %" PRIu64 " MiB of the map in use; at 100%% new "
+                "events are refused (STORE_FULL): raise store.map_size_mb and restart",
+                fill / 10, used >> 20, size >> 20);
+}
 
 /* Read pending signals. Returns true when asked to stop. */
 static bool read_signals(int sigfd)
@@ -54,9 +74,10 @@ static void notify(loop_state *ls, bool force)
         lt_ingest_counters_get(ls->p->ingest, &c);
         sd_notifyf(0,
                    "STATUS=serving accepted=%" PRIu64 " duplicate=%" PRIu64 " rejected=%" PRIu64
-                   " last_seq=%" PRIu64 " subscribers=%zu",
+                   " last_seq=%" PRIu64 " subscribers=%zu map=%u%%",
                    c.accepted, c.duplicate, c.rejected, lt_store_last_seq(ls->p->store),
-                   lt_stream_subscribers(ls->p->stream));
+                   lt_stream_subscribers(ls->p->stream),
+                   lt_store_fill(ls->p->store, NULL, NULL) / 10);
         ls->last_status_ms = now;
     }
 }
@@ -177,6 +198,7 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
     if (sd_watchdog_enabled(0, &usec) > 0)
         ls.watchdog_usec = usec;
     sd_notify(0, "READY=1");
+    check_fill(&ls);
     notify(&ls, true);
     long idle_ms = ls.watchdog_usec ? (long)(ls.watchdog_usec / 3000) : STATUS_EVERY_MS;
     bool stop = false;
@@ -226,6 +248,7 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
             }
             lt_log_debug("pass committed ok=%d last_seq=%" PRIu64 " ms=%" PRId64, ok,
                          lt_store_last_seq(p->store), lt_time_now_ms() - t0);
+            check_fill(&ls);
         }
         /* after the commit, never before: acks, outcomes, cursors, commands */
         lt_ingest_reply(p->ingest);

@@ -290,6 +290,21 @@ uint64_t lt_store_last_seq(const lt_store *s)
     return s->last_seq;
 }
 
+unsigned lt_store_fill(lt_store *s, uint64_t *ret_used, uint64_t *ret_size)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+
+    mdb_env_info(s->env, &info);
+    mdb_env_stat(s->env, &ms);
+    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize, size = info.me_mapsize;
+    if (ret_used)
+        *ret_used = used;
+    if (ret_size)
+        *ret_size = size;
+    return size ? (unsigned)(used * 1000 / size) : 0;
+}
+
 int lt_store_txn_begin(lt_store *s, bool write, bool careful, lt_store_txn **ret)
 {
     lt_store_txn *t = calloc(1, sizeof(*t));

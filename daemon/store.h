@@ -17,12 +17,12 @@
 #ifndef LT_STORE_H
 #define LT_STORE_H
 
-#include "error.h"
-#include "lienthong/v1/lienthong.pb-c.h"
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "error.h"
+#include "lienthong/v1/lienthong.pb-c.h"
 
 typedef Lienthong__V1__Event lt_event;
 typedef Lienthong__V1__StoredEvent lt_stored_event;
@@ -48,24 +48,24 @@ typedef struct lt_store lt_store;
 typedef struct lt_store_txn lt_store_txn;
 
 typedef struct lt_store_opts {
-    const char *dir;        /* existing or creatable directory */
-    uint64_t map_size;      /* bytes; 0 keeps the size recorded in the file */
-    unsigned max_readers;   /* 0 for LMDB's default */
-    bool read_only;         /* open for reading only (CLI); never creates */
-    unsigned flags;         /* LT_CONFIG_STORE_* (config.h) */
+    const char *dir;      /* existing or creatable directory */
+    uint64_t map_size;    /* bytes; 0 keeps the size recorded in the file */
+    unsigned max_readers; /* 0 for LMDB's default */
+    bool read_only;       /* open for reading only (CLI); never creates */
+    unsigned flags;       /* LT_CONFIG_STORE_* (config.h) */
 } lt_store_opts;
 
 typedef struct lt_store_stats {
-    uint64_t last_seq;          /* highest committed sequence number, 0 if empty */
-    uint64_t events;            /* entries in the log */
-    uint64_t status_events;     /* events carrying a dossier status */
-    uint64_t result_events;     /* events carrying a result */
-    uint64_t dossiers;          /* distinct dossier codes */
-    uint64_t by_status[11];     /* dossiers whose current status is i (1..10) */
-    uint64_t map_size;          /* bytes reserved for the map */
-    uint64_t map_used;          /* bytes of the map in use (last page * page size) */
-    uint64_t file_size;         /* bytes of data.mdb on disk */
-    unsigned readers_used;      /* reader slots in use */
+    uint64_t last_seq;      /* highest committed sequence number, 0 if empty */
+    uint64_t events;        /* entries in the log */
+    uint64_t status_events; /* events carrying a dossier status */
+    uint64_t result_events; /* events carrying a result */
+    uint64_t dossiers;      /* distinct dossier codes */
+    uint64_t by_status[11]; /* dossiers whose current status is i (1..10) */
+    uint64_t map_size;      /* bytes reserved for the map */
+    uint64_t map_used;      /* bytes of the map in use (last page * page size) */
+    uint64_t file_size;     /* bytes of data.mdb on disk */
+    unsigned readers_used;  /* reader slots in use */
     unsigned max_readers;
 } lt_store_stats;
 
@@ -82,6 +82,11 @@ void lt_store_close(lt_store **p);
 
 /* Highest committed sequence number (0 when empty). Writer's view. */
 uint64_t lt_store_last_seq(const lt_store *s);
+
+/* How much of the map is in use (last page × page size), in tenths of a
+ * percent (0..1000), and [out] ret_used, ret_size in bytes (may be NULL).
+ * Cheap: no transaction, no I/O. */
+unsigned lt_store_fill(lt_store *s, uint64_t *ret_used, uint64_t *ret_size);
 
 /* Fill *ret with counts and sizes (reads in its own read transaction). */
 int lt_store_stats_get(lt_store *s, lt_store_stats *ret);
@@ -123,9 +128,8 @@ uint64_t lt_store_next_seq(const lt_store_txn *t);
  * Returns 0; LT_ERR_STORE_FULL (see careful above); -E2BIG when a key is
  * longer than LMDB can hold and -EINVAL for an empty dossier code, both
  * checked before anything is written; LT_ERR_PANIC or LT_ERR_STORE. */
-int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms,
-                    const lt_event *ev, const lt_dossier_state *prev,
-                    const lt_dossier_state *state, uint64_t *ret_seq);
+int lt_store_append(lt_store_txn *t, const char *sender, int64_t accepted_at_ms, const lt_event *ev,
+                    const lt_dossier_state *prev, const lt_dossier_state *state, uint64_t *ret_seq);
 
 /* The same, storing raw (raw_len bytes: ev exactly as received, already
  * decoded into ev and free of unknown fields) instead of encoding ev again.
@@ -180,8 +184,8 @@ void lt_store_rollback(lt_store_txn *t);
  * LT_ERR_NOT_FOUND when the key is absent. */
 int lt_store_kv_get(lt_store_txn *t, lt_store_db db, const void *key, size_t klen, void **ret,
                     size_t *ret_len);
-int lt_store_kv_put(lt_store_txn *t, lt_store_db db, const void *key, size_t klen,
-                    const void *val, size_t vlen);
+int lt_store_kv_put(lt_store_txn *t, lt_store_db db, const void *key, size_t klen, const void *val,
+                    size_t vlen);
 int lt_store_kv_del(lt_store_txn *t, lt_store_db db, const void *key, size_t klen);
 
 /* Call fn for each key of db starting with prefix, in key order, beginning at

@@ -411,10 +411,16 @@ static void test_store_full(void)
                (unsigned long long)stats.last_seq, accepted);
     lt_store_close(&st);
     lt_h_check(lt_h_alive(&h), "daemon died when the store filled");
+    /* warned before it filled, once per level */
+    lt_h_check(lt_h_log_contains(&h, "store 80% full") && lt_h_log_contains(&h, "store 90% full") &&
+                   lt_h_log_contains(&h, "store 95% full") &&
+                   lt_h_log_contains(&h, "raise store.map_size_mb and restart"),
+               "no warning as the store filled");
     zmq_close(c);
     lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM did not exit 0");
     lt_h_free(&h);
-    printf("ok store full after %d events: STORE_FULL, duplicates and reads still served\n",
+    printf("ok store full after %d events: warned at 80, 90, 95%%; STORE_FULL, duplicates and "
+           "reads still served\n",
            accepted);
 }
 
