@@ -58,6 +58,13 @@ void lt_adapter_interpret_common(const char *req_key, const lt_link_reply *rep,
         retry_because(ret, "no reply to read");
         return;
     }
+    if (rep->has_version && rep->version != 1) {
+        char why[96];
+        snprintf(why, sizeof(why), "reply has unsupported version %u (this daemon speaks 1)",
+                 rep->version);
+        retry_because(ret, why);
+        return;
+    }
     if (!rep->has_outcome ||
         rep->outcome == LIENTHONG__V1__LINK_REPLY__OUTCOME__OUTCOME_UNSPECIFIED) {
         retry_because(ret, "reply has no outcome");

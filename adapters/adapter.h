@@ -111,7 +111,8 @@ const char *const *lt_adapter_names(void);
 
 /* The common part of interpret: map rep->outcome, copy the message and the
  * retry hint, check the echoed idempotency key against req_key. A reply
- * without an outcome, with an unknown one, or echoing another key (or none)
+ * with a version other than 1 (absent is taken as 1), without an outcome,
+ * with an unknown one, or echoing another key (or none)
  * is LT_LINK_RETRY with a message saying so, and its result is not taken.
  * Otherwise ret->result = rep->result (NULL when none), whatever the outcome:
  * a result's event_id makes storing it twice harmless. Adapters call it and

@@ -176,6 +176,13 @@ static void on_request(lt_control *c, const uint8_t *rid, size_t rid_len, const 
         reply_error(c, rid, rid_len, "request does not decode as a ControlRequest");
         return;
     }
+    if (q->has_version && q->version != 1) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "unsupported version %u (this daemon speaks version 1)",
+                 q->version);
+        reply_error(c, rid, rid_len, msg);
+        goto out;
+    }
     int cmd = q->has_command ? (int)q->command : 0;
     if (cmd == CMD(QUEUES)) {
         answer_queues(c, rid, rid_len);

@@ -321,7 +321,12 @@ static void on_request(lt_stream *s, const uint8_t *rid, size_t rid_len, const u
         return;
     }
     sub *u = find_by_rid(s, rid, rid_len);
-    if (q->body_case == LIENTHONG__V1__STREAM_REQUEST__BODY_SUBSCRIBE) {
+    if (q->has_version && q->version != 1) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "unsupported version %u (this daemon speaks version 1)",
+                 q->version);
+        send_error(s, rid, rid_len, msg);
+    } else if (q->body_case == LIENTHONG__V1__STREAM_REQUEST__BODY_SUBSCRIBE) {
         if (!consumer_ok(q->consumer))
             send_error(s, rid, rid_len,
                        "consumer must be 1-127 printable ASCII characters without spaces");

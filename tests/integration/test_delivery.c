@@ -77,17 +77,17 @@ static int64_t cpu_ms(pid_t pid)
     buf[n] = '\0';
     char *p = strrchr(buf, ')'); /* fields after the command name */
     unsigned long long ut = 0, st = 0;
-    lt_h_check(p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                           &st) == 2,
-               "cannot parse %s", path);
+    lt_h_check(
+        p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2,
+        "cannot parse %s", path);
     return (int64_t)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
 /* ---- what was published ---- */
 
 typedef struct owed {
-    int n;                  /* events */
-    uint64_t seq[MAX_SEQ];  /* by event index */
+    int n;                 /* events */
+    uint64_t seq[MAX_SEQ]; /* by event index */
     char dossier[MAX_SEQ][40];
     int index_of[MAX_SEQ];  /* seq -> event index + 1, 0 = not ours */
     uint64_t prev[MAX_SEQ]; /* seq -> the dossier's previous seq, 0 = first */
@@ -255,8 +255,9 @@ static sim_stats check_sim(const lt_h_sim *sim, const owed *ow, const unsigned c
     for (int i = 0; i < n; i++) {
         sim_line *l = &v[i];
         uint64_t s = l->seq;
-        lt_h_check(s > 0 && s < MAX_SEQ && ow->index_of[s], "%s line %d: seq %" PRIu64
-                   " is not an event the test published", sim->agency, i + 1, s);
+        lt_h_check(s > 0 && s < MAX_SEQ && ow->index_of[s],
+                   "%s line %d: seq %" PRIu64 " is not an event the test published", sim->agency,
+                   i + 1, s);
         lt_h_check(want[s], "%s line %d: seq %" PRIu64 " was sent but is not owed (held?)",
                    sim->agency, i + 1, s);
         lt_h_check(!strcmp(l->dossier, ow->dossier[ow->index_of[s] - 1]),
@@ -277,7 +278,8 @@ static sim_stats check_sim(const lt_h_sim *sim, const owed *ow, const unsigned c
                            i + 1);
                 st.repeats++;
             } else {
-                lt_h_check(!first_ok[s], "%s line %d: seq %" PRIu64 " acted on twice (lines %d "
+                lt_h_check(!first_ok[s],
+                           "%s line %d: seq %" PRIu64 " acted on twice (lines %d "
                            "and %d): a repeat under a new key",
                            sim->agency, i + 1, s, first_ok[s], i + 1);
                 first_ok[s] = i + 1;
@@ -298,8 +300,8 @@ static sim_stats check_sim(const lt_h_sim *sim, const owed *ow, const unsigned c
     for (int a = 0; a < ow->n; a++)
         for (int b = a + 1; b < ow->n && key_of[ow->seq[a]][0]; b++)
             lt_h_check(strcmp(key_of[ow->seq[a]], key_of[ow->seq[b]]) != 0,
-                       "%s: seq %" PRIu64 " and %" PRIu64 " share key %s", sim->agency,
-                       ow->seq[a], ow->seq[b], key_of[ow->seq[a]]);
+                       "%s: seq %" PRIu64 " and %" PRIu64 " share key %s", sim->agency, ow->seq[a],
+                       ow->seq[b], key_of[ow->seq[a]]);
     for (int i = 0; i < ow->n; i++)
         lt_h_check(want[ow->seq[i]] != 1 || first_ok[ow->seq[i]],
                    "%s never got seq %" PRIu64 " of %s (log %s)", sim->agency, ow->seq[i],
@@ -355,16 +357,16 @@ static void unview(store_view *v)
 static lt_delivery *record(store_view *v, const char *agency, uint64_t seq)
 {
     lt_delivery *d = NULL;
-    lt_h_check(lt_outbox_get(v->t, agency, seq, &d) == 0, "no %s delivery for seq %" PRIu64,
-               agency, seq);
+    lt_h_check(lt_outbox_get(v->t, agency, seq, &d) == 0, "no %s delivery for seq %" PRIu64, agency,
+               seq);
     return d;
 }
 
 static void expect_state(store_view *v, const char *agency, uint64_t seq, int state)
 {
     lt_delivery *d = record(v, agency, seq);
-    lt_h_check((int)d->state == state, "%s delivery of seq %" PRIu64 ": state %d, want %d",
-               agency, seq, (int)d->state, state);
+    lt_h_check((int)d->state == state, "%s delivery of seq %" PRIu64 ": state %d, want %d", agency,
+               seq, (int)d->state, state);
     lienthong__v1__delivery__free_unpacked(d, NULL);
 }
 
@@ -448,8 +450,9 @@ static bounces bounces_of(store_view *v, const char *dossier)
 
 /* ---- the control socket ---- */
 
-static Lienthong__V1__ControlReply *control(lt_h *h, int command, const char *agency,
-                                            uint64_t seq)
+static uint32_t control_version = 1; /* what control() sends */
+
+static Lienthong__V1__ControlReply *control(lt_h *h, int command, const char *agency, uint64_t seq)
 {
     char ep[400];
     snprintf(ep, sizeof(ep), "ipc://%s/control.sock", h->data_dir);
@@ -459,7 +462,7 @@ static Lienthong__V1__ControlReply *control(lt_h *h, int command, const char *ag
     lt_h_check(zmq_connect(s, ep) == 0, "connect %s", ep);
     Lienthong__V1__ControlRequest q = LIENTHONG__V1__CONTROL_REQUEST__INIT;
     q.has_version = q.has_command = true;
-    q.version = 1;
+    q.version = control_version;
     q.command = command;
     q.agency = (char *)agency;
     q.has_seq = true;
@@ -534,8 +537,8 @@ static void test_burst(void)
     all_want(OW, want, 1);
     sim_stats sl = check_sim(&land, OW, want), sp = check_sim(&portal, OW, want);
     lt_h_check(sl.lines == total && sp.lines == total,
-               "delivered once: land saw %d requests, portal %d, want %d each", sl.lines,
-               sp.lines, total);
+               "delivered once: land saw %d requests, portal %d, want %d each", sl.lines, sp.lines,
+               total);
     /* One at a time, 600 deliveries of 30 ms take 18 s; the window of 8 spreads
      * them over 8 dossiers at once. Anything under half of that shows overlap. */
     int64_t serial = (int64_t)total * LATENCY;
@@ -547,8 +550,9 @@ static void test_burst(void)
     store_view v = view(&h);
     for (int i = 0; i < OW->n; i++) {
         lt_delivery *d = record(&v, "land", OW->seq[i]);
-        lt_h_check(d->state == ST(DELIVERED) && d->attempts == 1, "land seq %" PRIu64
-                   ": state %d attempts %u", OW->seq[i], (int)d->state, d->attempts);
+        lt_h_check(d->state == ST(DELIVERED) && d->attempts == 1,
+                   "land seq %" PRIu64 ": state %d attempts %u", OW->seq[i], (int)d->state,
+                   d->attempts);
         lt_h_check(d->rule && !strcmp(d->rule, "desk"), "rule not recorded");
         lienthong__v1__delivery__free_unpacked(d, NULL);
         expect_state(&v, "portal", OW->seq[i], ST(DELIVERED));
@@ -591,7 +595,8 @@ static void test_down(void)
     /* land is not held up by the portal */
     int64_t land_done = wait_firsts(&land, total, 10000);
     int portal_ok_then = lt_h_sim_count(&portal, "outcome=OK");
-    lt_h_check(land_done - portal_t0 < DOWN_MS, "land took until %" PRId64
+    lt_h_check(land_done - portal_t0 < DOWN_MS,
+               "land took until %" PRId64
                " ms after the portal went down; the test needs it within the outage",
                land_done - portal_t0);
     lt_h_check(portal_ok_then == 0, "portal answered during its outage?");
@@ -601,8 +606,10 @@ static void test_down(void)
     int64_t portal_done = wait_firsts(&portal, total, 20000);
     /* waiting on a down link costs nothing: no busy loop while a probe is out */
     int64_t cpu = cpu_ms(h.pid) - cpu0, wall = mono_ms() - wall0;
-    lt_h_check(cpu * 4 < wall, "the daemon used %" PRId64 " ms of CPU in %" PRId64
-               " ms with one agency down (busy loop?)", cpu, wall);
+    lt_h_check(cpu * 4 < wall,
+               "the daemon used %" PRId64 " ms of CPU in %" PRId64
+               " ms with one agency down (busy loop?)",
+               cpu, wall);
     lt_h_check(lt_h_wait_log(&h, "agency link up agency=portal", 1000), "no link up in the log");
     usleep(300000);
 
@@ -685,8 +692,8 @@ static void test_permanent(void)
         want[OW->seq[d]] = 2; /* sent, answered PERMANENT_FAILURE */
     sim_stats sp = check_sim(&portal, OW, want);
     lt_h_check(sp.lines == DOSSIERS && sp.permanent == DOSSIERS,
-               "portal saw %d requests (%d permanent failures), want %d: one per dossier",
-               sp.lines, sp.permanent, DOSSIERS);
+               "portal saw %d requests (%d permanent failures), want %d: one per dossier", sp.lines,
+               sp.permanent, DOSSIERS);
 
     store_view v = view(&h);
     for (int d = 0; d < DOSSIERS; d++) {
@@ -708,8 +715,8 @@ static void test_permanent(void)
         bounces b = bounces_of(&v, OW->dossier[d]);
         lt_h_check(b.n == 1 && b.seq[0] > OW->seq[d] && !strcmp(b.agency[0], "portal") &&
                        strstr(b.err[0], "permanent failure"),
-                   "dossier %s: delivery_failed result %d agency %s error %s", OW->dossier[d],
-                   b.n, b.agency[0], b.err[0]);
+                   "dossier %s: delivery_failed result %d agency %s error %s", OW->dossier[d], b.n,
+                   b.agency[0], b.err[0]);
     }
     lt_outbox_counts c;
     lt_h_check(lt_outbox_count(v.t, "portal", &c) == 0, "count");
@@ -729,14 +736,24 @@ static void test_permanent(void)
     int before = lt_h_sim_count(&portal, "outcome=");
 
     /* requeue one: dossier 0 goes through, the others stay held */
-    unsigned n = control_ok(&h, LIENTHONG__V1__CONTROL_REQUEST__COMMAND__REQUEUE, "portal",
-                            OW->seq[0]);
+    unsigned n =
+        control_ok(&h, LIENTHONG__V1__CONTROL_REQUEST__COMMAND__REQUEUE, "portal", OW->seq[0]);
     lt_h_check(n == 1, "requeue one affected %u", n);
     wait_firsts(&portal, EVENTS, 10000);
     /* drop one: dossier 4's dead letter is given up, its later events go out */
     n = control_ok(&h, LIENTHONG__V1__CONTROL_REQUEST__COMMAND__DROP, "portal", OW->seq[4]);
     lt_h_check(n == 1, "drop one affected %u", n);
     wait_firsts(&portal, EVENTS + EVENTS - 1, 10000);
+    /* a later version of the control protocol: refused, named, nothing changed */
+    control_version = 2;
+    Lienthong__V1__ControlReply *r2 =
+        control(&h, LIENTHONG__V1__CONTROL_REQUEST__COMMAND__REQUEUE, "portal", 0);
+    control_version = 1;
+    lt_h_check(!r2->ok && r2->message && strstr(r2->message, "unsupported version 2") &&
+                   r2->affected == 0,
+               "a version 2 command was not refused: %s", r2->message ? r2->message : "");
+    lienthong__v1__control_reply__free_unpacked(r2, NULL);
+
     /* requeue the rest */
     n = control_ok(&h, LIENTHONG__V1__CONTROL_REQUEST__COMMAND__REQUEUE, "portal", 0);
     lt_h_check(n == DOSSIERS - 2, "requeue all affected %u, want %d", n, DOSSIERS - 2);
@@ -802,8 +819,8 @@ static void test_retry(void)
         want[OW->seq[d]] = 2;
     sim_stats sl = check_sim(&land, OW, want);
     lt_h_check(sl.lines == 2 * DOSSIERS && sl.retry == 2 * DOSSIERS,
-               "land saw %d requests (%d RETRY_LATER), want 2 per dossier (%d)", sl.lines,
-               sl.retry, 2 * DOSSIERS);
+               "land saw %d requests (%d RETRY_LATER), want 2 per dossier (%d)", sl.lines, sl.retry,
+               2 * DOSSIERS);
 
     /* attempts recorded: the store's count is what the simulator saw */
     sim_line *lines;
@@ -831,8 +848,8 @@ static void test_retry(void)
         lt_delivery *r = record(&v, "land", OW->seq[d]);
         lt_h_check(r->state == ST(DEAD) && r->attempts == 2 && r->last_error &&
                        strstr(r->last_error, "max_attempts"),
-                   "land seq %" PRIu64 ": state %d attempts %u error %s", OW->seq[d],
-                   (int)r->state, r->attempts, r->last_error ? r->last_error : "(none)");
+                   "land seq %" PRIu64 ": state %d attempts %u error %s", OW->seq[d], (int)r->state,
+                   r->attempts, r->last_error ? r->last_error : "(none)");
         lienthong__v1__delivery__free_unpacked(r, NULL);
         for (int e = 1; e < EVENTS; e++)
             expect_state(&v, "land", OW->seq[d + e * DOSSIERS], ST(PENDING));
@@ -919,8 +936,10 @@ static void test_pause(void)
     usleep(1000000);
     int64_t cpu = cpu_ms(h.pid) - cpu0, wall = mono_ms() - wall0;
     lt_h_check(lt_h_sim_count(&portal, "outcome=") == 0, "portal got requests while paused");
-    lt_h_check(cpu * 4 < wall, "the daemon used %" PRId64 " ms of CPU in %" PRId64
-               " ms with a paused agency owed deliveries (busy loop?)", cpu, wall);
+    lt_h_check(cpu * 4 < wall,
+               "the daemon used %" PRId64 " ms of CPU in %" PRId64
+               " ms with a paused agency owed deliveries (busy loop?)",
+               cpu, wall);
     control_ok(&h, LIENTHONG__V1__CONTROL_REQUEST__COMMAND__RESUME, "portal", 0);
     wait_firsts(&portal, total, 10000);
     usleep(200000);
@@ -964,7 +983,8 @@ static void test_blip(void)
     all_want(OW, want, 1);
     sim_stats sp = check_sim(&portal, OW, want);
     /* probes at about 0.45, 0.95 and 1.65 s: back within a second of the end */
-    lt_h_check(done < DOWN_MS + 1200, "portal back at %" PRId64 " ms after a %d ms outage "
+    lt_h_check(done < DOWN_MS + 1200,
+               "portal back at %" PRId64 " ms after a %d ms outage "
                "(probed %d times): probing started too late",
                done, DOWN_MS, sp.dropped - 8);
     lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM did not exit 0");
@@ -1028,8 +1048,10 @@ static void test_reply(void)
     for (int d = 0; d < DOSSIERS; d++) {
         notice_find n = { 0 };
         lt_store_walk_dossier(v.t, OW->dossier[d], find_notice, &n);
-        lt_h_check(n.seq > OW->seq[d + 2 * DOSSIERS], "dossier %s: no notice stored after the "
-                   "transfer", OW->dossier[d]);
+        lt_h_check(n.seq > OW->seq[d + 2 * DOSSIERS],
+                   "dossier %s: no notice stored after the "
+                   "transfer",
+                   OW->dossier[d]);
         lt_h_check(!strcmp(n.sender, "agency:tax"), "notice from %s", n.sender);
         /* owed to portal (after the dossier's last status), not back to tax */
         OW->index_of[n.seq] = OW->n + 1;

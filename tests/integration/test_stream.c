@@ -435,6 +435,19 @@ static void basics(lt_h *h, void *cli)
     sc_error(b, "unknown kind", "kinds [nonsense]");
     sc_credit(b, "basic-kind", 1); /* not subscribed */
     sc_error(b, "subscribe first", "credit without a subscription");
+    { /* a later version of the protocol: named in the error, nothing else done */
+        Lienthong__V1__Credit cr = LIENTHONG__V1__CREDIT__INIT;
+        Lienthong__V1__StreamRequest q = LIENTHONG__V1__STREAM_REQUEST__INIT;
+        uint8_t buf[64];
+        q.has_version = true;
+        q.version = 2;
+        q.consumer = "basic-kind";
+        q.body_case = LIENTHONG__V1__STREAM_REQUEST__BODY_CREDIT;
+        q.credit = &cr;
+        size_t len = lienthong__v1__stream_request__pack(&q, buf);
+        lt_h_check(zmq_send(b, buf, len, 0) == (int)len, "send");
+        sc_error(b, "unsupported version 2", "a version 2 request");
+    }
     zmq_close(b);
 
     /* one connection per consumer: the second takes over, resuming at 3 */

@@ -663,18 +663,21 @@ typedef struct reply_case {
     lt_link_status want;
     const char *want_message; /* substring */
     uint32_t want_retry_after;
+    uint32_t version; /* 0 = absent */
 } reply_case;
 
 static const reply_case reply_cases[] = {
-    { "ok", true, 1, KEY, "đã tiếp nhận", 0, LT_LINK_OK, "đã tiếp nhận", 0 },
-    { "ok without message", true, 1, KEY, NULL, 0, LT_LINK_OK, "", 0 },
-    { "retry later with hint", true, 2, KEY, "busy", 30, LT_LINK_RETRY, "busy", 30 },
-    { "permanent", true, 3, KEY, "thửa đất không tồn tại", 0, LT_LINK_PERMANENT, "thửa", 0 },
-    { "no outcome", false, 0, KEY, "hello", 0, LT_LINK_RETRY, "no outcome", 0 },
-    { "unspecified outcome", true, 0, KEY, NULL, 0, LT_LINK_RETRY, "no outcome", 0 },
-    { "unknown outcome", true, 9, KEY, NULL, 0, LT_LINK_RETRY, "unknown outcome 9", 0 },
-    { "another key", true, 1, "tax/OTHER/1", "ok", 0, LT_LINK_RETRY, "another idempotency key", 0 },
-    { "no key", true, 1, NULL, "ok", 0, LT_LINK_RETRY, "does not echo", 0 },
+    { "ok", true, 1, KEY, "đã tiếp nhận", 0, LT_LINK_OK, "đã tiếp nhận", 0, 0 },
+    { "ok without message", true, 1, KEY, NULL, 0, LT_LINK_OK, "", 0, 0 },
+    { "retry later with hint", true, 2, KEY, "busy", 30, LT_LINK_RETRY, "busy", 30, 0 },
+    { "permanent", true, 3, KEY, "thửa đất không tồn tại", 0, LT_LINK_PERMANENT, "thửa", 0, 0 },
+    { "no outcome", false, 0, KEY, "hello", 0, LT_LINK_RETRY, "no outcome", 0, 0 },
+    { "unspecified outcome", true, 0, KEY, NULL, 0, LT_LINK_RETRY, "no outcome", 0, 0 },
+    { "unknown outcome", true, 9, KEY, NULL, 0, LT_LINK_RETRY, "unknown outcome 9", 0, 0 },
+    { "another key", true, 1, "tax/OTHER/1", "ok", 0, LT_LINK_RETRY, "another idempotency key", 0,
+      0 },
+    { "no key", true, 1, NULL, "ok", 0, LT_LINK_RETRY, "does not echo", 0, 0 },
+    { "version 2", true, 1, KEY, "ok", 0, LT_LINK_RETRY, "unsupported version 2", 0, 2 },
 };
 
 static void interpret_common_maps_every_outcome(void **state)
@@ -690,6 +693,8 @@ static void interpret_common_maps_every_outcome(void **state)
         rep.message = (char *)c->message;
         rep.has_retry_after_s = c->retry_after != 0;
         rep.retry_after_s = c->retry_after;
+        rep.has_version = c->version != 0;
+        rep.version = c->version;
         memset(&out, 0x5a, sizeof(out));
         lt_adapter_interpret_common(KEY, &rep, &out);
         if (out.status != c->want || !strstr(out.message, c->want_message) ||
@@ -734,6 +739,8 @@ static void every_adapter_reads_plain_outcomes_alike(void **state)
             rep.outcome = c->outcome;
             rep.idempotency_key = (char *)c->key;
             rep.message = (char *)c->message;
+            rep.has_version = c->version != 0;
+            rep.version = c->version;
             adapter(names[n])->interpret(&f->in, &rep, &out);
             if (out.status != c->want)
                 fail_msg("%s, case '%s': status %d", names[n], c->name, out.status);
