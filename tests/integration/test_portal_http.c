@@ -575,6 +575,20 @@ static void tax_over_http_gets_its_notice_stored(void)
     portal_stop(&p);
 }
 
+/* n dossiers PREFIX-000.. received (status 2), one call each, from motcua-q1. */
+static void publish_received(void *c, const char *id_prefix, const char *code_prefix, int n)
+{
+    char id[64], code[64];
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof(id), "%s-%d", id_prefix, i);
+        snprintf(code, sizeof(code), "%s-%03d", code_prefix, i);
+        lt_submission *s = lt_h_status("motcua-q1", id, code, 2);
+        lt_reply *r = lt_h_call(c, s);
+        lienthong__v1__reply__free_unpacked(r, NULL);
+        lt_h_sub_free(s);
+    }
+}
+
 static void expired_session_is_renewed_once(void)
 {
     lt_h h;
@@ -584,15 +598,7 @@ static void expired_session_is_renewed_once(void)
     config(&h, &p, "secret", "    window: 4\n");
     lt_h_start(&h);
     void *c = lt_h_client(&h);
-    char id[64], code[64];
-    for (int i = 0; i < 40; i++) {
-        snprintf(id, sizeof(id), "e-%d", i);
-        snprintf(code, sizeof(code), "H29-E-%03d", i);
-        lt_submission *s = lt_h_status("motcua-q1", id, code, 2);
-        lt_reply *r = lt_h_call(c, s);
-        lienthong__v1__reply__free_unpacked(r, NULL);
-        lt_h_sub_free(s);
-    }
+    publish_received(c, "e", "H29-E", 40);
     wait_count(&p, "sync MaHoSo=H29-E-", "code=00", 40, 20000);
     wait_count(&p, "progress MaHoSo=H29-E-", "code=00", 40, 20000);
     int expiries = count2(&p, "calls)", NULL), logins = count2(&p, "login ok", NULL);
@@ -615,15 +621,7 @@ static void unanswered_first_sync_is_retried_as_an_update(void)
     config(&h, &p, "secret", "    window: 8\n    request_timeout_ms: 300\n");
     lt_h_start(&h);
     void *c = lt_h_client(&h);
-    char id[64], code[64];
-    for (int i = 0; i < 5; i++) {
-        snprintf(id, sizeof(id), "l-%d", i);
-        snprintf(code, sizeof(code), "H29-L-%03d", i);
-        lt_submission *s = lt_h_status("motcua-q1", id, code, 2);
-        lt_reply *r = lt_h_call(c, s);
-        lienthong__v1__reply__free_unpacked(r, NULL);
-        lt_h_sub_free(s);
-    }
+    publish_received(c, "l", "H29-L", 5);
     wait_count(&p, "progress MaHoSo=H29-L-", "code=00", 5, 20000);
     lt_h_check(count2(&p, "sync MaHoSo=H29-L-", "isUpdating=False") == 5,
                "%d first syncs for 5 dossiers",
@@ -644,15 +642,7 @@ static void wrong_password_fails_the_link_without_hammering(void)
     config(&h, &p, "wrong", "    window: 8\n");
     lt_h_start(&h);
     void *c = lt_h_client(&h);
-    char id[64], code[64];
-    for (int i = 0; i < 50; i++) {
-        snprintf(id, sizeof(id), "w-%d", i);
-        snprintf(code, sizeof(code), "H29-W-%03d", i);
-        lt_submission *s = lt_h_status("motcua-q1", id, code, 2);
-        lt_reply *r = lt_h_call(c, s);
-        lienthong__v1__reply__free_unpacked(r, NULL);
-        lt_h_sub_free(s);
-    }
+    publish_received(c, "w", "H29-W", 50);
     lt_h_check(lt_h_wait_log(&h, "portal link failed: login refused", 5000),
                "no failed-link line in the daemon log");
     /* 3 s with backoff 200 ms doubling to 1 s: at most a handful of logins */
