@@ -96,4 +96,5 @@ void lt_adapter_interpret_common(const char *req_key, const lt_link_reply *rep,
     if (rep->has_retry_after_s)
         ret->retry_after_s = rep->retry_after_s;
     ret->result = rep->result;
+    ret->readable = true;
 }

@@ -43,7 +43,11 @@ typedef struct lt_adapter_input {
                                       after any restart); 0 when there is none */
     /* The dossier's events before this one, oldest first (earlier results,
      * attachments sent with earlier status events). Given only to an adapter
-     * with wants_history set; else NULL and 0. */
+     * with wants_history set; else NULL and 0. All of them, uncapped: a
+     * dossier has tens of events, and a request built from them that exceeds
+     * the link's 4 MiB (LT_LINK_FRAME_MAX) becomes a dead letter saying so.
+     * If walking them fails, nothing is sent (a partial history would drop
+     * entries from the portal's lists). */
     const lt_stored_event *const *history;
     size_t n_history;
 } lt_adapter_input;
@@ -62,6 +66,10 @@ typedef struct lt_link_outcome {
     /* A result the reply carries, to be validated and stored as a new event
      * with sender "agency:<name>". Borrowed from the reply; NULL when none. */
     const lt_event *result;
+    /* The reply was well formed (version, outcome, echoed key): its outcome is
+     * the agency's own. False when the daemon could not read it, so nothing is
+     * known of what the agency did (the engine keeps a first-delivery mark). */
+    bool readable;
 } lt_link_outcome;
 
 typedef struct lt_adapter {
@@ -78,8 +86,8 @@ typedef struct lt_adapter {
      * on the delivery (Delivery.first_sent_ms); a mark left by an attempt
      * whose fate is unknown (no answer, a crash) makes every later request
      * for the dossier an update, so the agency is never told twice that the
-     * dossier is new. An answer proving the agency did not act (an error
-     * without LinkReply.may_have_acted) clears the mark. */
+     * dossier is new. A readable answer proving the agency did not act (an
+     * error without LinkReply.may_have_acted) clears the mark. */
     bool durable_first;
 
     /* Fill req's body (one of the oneof members) for in. The caller has set

@@ -172,19 +172,31 @@ static void disarm(link_rt *l, uint64_t seq)
         }
 }
 
-/* Returns false when out of memory (the delivery is armed again next pass). */
+/* Room for n armed entries. Reserved before an OC_ARM is staged (for every
+ * entry and flight the link has, plus one), so arm() after the commit cannot
+ * fail. Returns false when out of memory. */
+static bool reserve_armed(link_rt *l, size_t n)
+{
+    if (n <= l->cap_armed)
+        return true;
+    size_t cap = l->cap_armed ? l->cap_armed : 16;
+    while (cap < n)
+        cap *= 2;
+    uint64_t *a = realloc(l->armed, cap * sizeof(*a));
+    if (!a)
+        return false;
+    l->armed = a;
+    l->cap_armed = cap;
+    return true;
+}
+
+/* Returns false only when reserve_armed was not called first. */
 static bool arm(link_rt *l, uint64_t seq)
 {
     if (is_armed(l, seq))
         return true;
-    if (l->n_armed == l->cap_armed) {
-        size_t cap = l->cap_armed ? l->cap_armed * 2 : 16;
-        uint64_t *n = realloc(l->armed, cap * sizeof(*n));
-        if (!n)
-            return false;
-        l->armed = n;
-        l->cap_armed = cap;
-    }
+    if (l->n_armed == l->cap_armed && !reserve_armed(l, l->n_armed + 1))
+        return false;
     l->armed[l->n_armed++] = seq;
     return true;
 }
@@ -435,7 +447,7 @@ static void on_reply(lt_delivery_engine *d, size_t li, lt_store_txn *t,
         outcome *o = stage(d, li, seq, OC_DEAD);
         if (o) {
             snprintf(o->message, sizeof(o->message), "permanent failure: %s", out.message);
-            o->unmark = f->first && !rep->may_have_acted;
+            o->unmark = f->first && out.readable && !rep->may_have_acted;
         }
         copy_cut(l->last_error, sizeof(l->last_error), out.message);
     } else {
@@ -444,8 +456,8 @@ static void on_reply(lt_delivery_engine *d, size_t li, lt_store_txn *t,
         copy_cut(l->last_error, sizeof(l->last_error), why);
         outcome *o = stage_failure(d, li, seq, f->attempt, created_of(t, l->cfg->name, seq), now_ms,
                                    out.retry_after_s, why);
-        if (o)
-            o->unmark = f->first && !rep->may_have_acted;
+        if (o) /* an answer the daemon could not read proves nothing */
+            o->unmark = f->first && out.readable && !rep->may_have_acted;
     }
     lienthong__v1__link_reply__free_unpacked(rep, NULL);
     lienthong__v1__stored_event__free_unpacked(ev, NULL);
@@ -672,9 +684,13 @@ void lt_delivery_committed(lt_delivery_engine *d, bool ok)
         if (o->kind == OC_ARM) {
             drop_flight(l, o->seq);
             l->dirty = true;
-            if (!arm(l, o->seq))
-                lt_log_warn("out of memory arming agency=%s seq=%" PRIu64 " (marked again)",
+            if (!arm(l, o->seq)) /* reserved before staging: not expected */
+                lt_log_warn("out of memory arming agency=%s seq=%" PRIu64
+                            " (the first sync goes as an update)",
                             l->cfg->name, o->seq);
+            /* the armed request is this link's probe: send it now, not a backoff later */
+            if (l->state != LINK_UP)
+                l->probe_at_ms = 0;
         } else if (o->kind != OC_PAUSE) {
             drop_flight(l, o->seq);
             l->dirty = true;
@@ -768,7 +784,7 @@ typedef struct first_check {
     bool keep; /* collect the earlier events in history (adapter wants_history) */
     lt_stored_event **history;
     size_t n_history, cap_history;
-    int err; /* -ENOMEM while collecting */
+    int err; /* a failure while walking or collecting: nothing is sent */
 } first_check;
 
 /* Keep an owned copy of earlier event seq in c->history. */
@@ -785,7 +801,10 @@ static void keep_event(first_check *c, uint64_t seq)
         c->cap_history = cap;
     }
     lt_stored_event *copy;
-    if (lt_store_get_event(c->t, seq, &copy) == 0)
+    int r = lt_store_get_event(c->t, seq, &copy);
+    if (r < 0) /* a sync without it would wipe it from the portal's lists: none at all */
+        c->err = r;
+    else
         c->history[c->n_history++] = copy;
 }
 
@@ -837,7 +856,11 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
                        .first = true,
                        .keep = l->adapter->wants_history };
     if (!state || state->first_seq != seq) /* the dossier's first event is its first delivery */
-        lt_store_walk_dossier(s->t, ev->event->dossier_code, first_one, &fc);
+    {
+        int wr = lt_store_walk_dossier(s->t, ev->event->dossier_code, first_one, &fc);
+        if (wr < 0 && fc.err == 0)
+            fc.err = wr; /* a partial walk could say "first" wrongly */
+    }
     /* this delivery's own mark: ours to send when this process just committed
      * it, else left by an attempt whose fate is unknown */
     bool armed = l->adapter->durable_first && is_armed(l, seq);
@@ -863,7 +886,7 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
     };
     Lienthong__V1__LinkRequest *req = fc.err < 0 ? NULL : malloc(sizeof(*req));
     if (!req) {
-        r = -ENOMEM;
+        r = fc.err < 0 ? fc.err : -ENOMEM;
         goto out;
     }
     lienthong__v1__link_request__init(req);
@@ -890,12 +913,15 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
                      r == LT_ERR_NOT_FOUND ? "nothing to send to this agency for this event"
                                            : diag.message);
         r = o ? 0 : -ENOMEM;
-    } else if (r == 0 && l->adapter->durable_first && fc.first && !armed) {
-        /* the mark first, committed; the request goes out on the pass after */
+    } else if (r == 0 && l->adapter->durable_first && fc.first && !armed &&
+               lienthong__v1__link_request__get_packed_size(req) <= LT_LINK_FRAME_MAX) {
+        /* the mark first, committed; the request goes out on the pass after
+         * (one that can never fit the link is not marked: it dies below) */
         settled = true;
-        r = stage(d, s->li, seq, OC_ARM) ? 0 : -ENOMEM;
-        if (r < 0)
+        if (!reserve_armed(l, l->n_armed + l->n_fl + 1) || !stage(d, s->li, seq, OC_ARM)) {
+            r = -ENOMEM;
             goto out;
+        }
     } else if (r == 0) {
         r = lt_link_send(l->link, req);
         if (r == 0) {
@@ -905,9 +931,12 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
         } else if (r == -E2BIG) { /* will never fit the link: a dead letter, not a loop */
             settled = true;
             outcome *o = stage(d, s->li, seq, OC_DEAD);
-            if (o)
+            if (o) {
                 snprintf(o->message, sizeof(o->message),
                          "the request for this event is larger than the link allows (4 MiB)");
+                o->unmark = armed; /* marked, never sent */
+                disarm(l, seq);
+            }
             r = o ? 0 : -ENOMEM;
         } else {
             goto out;
@@ -957,6 +986,10 @@ static int scan_one(uint64_t seq, const char *dossier, void *arg)
         /* undelivered too long, also when the gateway was unreachable all along */
         outcome *o = stage(s->d, s->li, seq, OC_DEAD);
         if (o) {
+            if (is_armed(l, seq)) { /* marked, never sent */
+                o->unmark = true;
+                disarm(l, seq);
+            }
             snprintf(o->message, sizeof(o->message),
                      "not delivered within max_age_s (%" PRId64 " s) after %u attempts; last "
                      "error: %s",

@@ -409,10 +409,24 @@ static void append(char *buf, size_t size, const char *what, const char *msg)
         snprintf(buf + n, size - n, "%s%.200s -> %.150s", n ? "; " : "", what, msg);
 }
 
-static void job_call_done(worker *w, call *c, lt_portal_class cl, const char *msg)
+/* Whether a failed call's answer leaves open that the agency acted on it: a
+ * 5xx other than 503 (a gateway's 502 or 504 in front of the portal says
+ * nothing of what the portal did) or a 2xx that cannot be read. A 503, 408,
+ * 429, other 4xx and a readable error code say it did not. */
+static bool may_have_acted(long status, lt_portal_class cl)
+{
+    if (status >= 500)
+        return status != 503;
+    return status >= 200 && status < 300 && cl == LT_PORTAL_RETRY;
+}
+
+static void job_call_done(worker *w, call *c, long status, lt_portal_class cl, const char *msg)
 {
     job *j = c->job;
     char text[1024];
+
+    if (cl != LT_PORTAL_OK && may_have_acted(status, cl))
+        j->acted = true;
 
     if (cl == LT_PORTAL_OK) {
         append(j->summary, sizeof(j->summary), c->what, msg);
@@ -456,6 +470,8 @@ static void post_done(worker *w, call *c, long status, const char *err)
         reply_retry(w, j, 0, msg);
         return;
     }
+    if (status >= 500 && status != 503)
+        j->acted = true; /* see may_have_acted() */
     if (status < 200 || status >= 300) {
         snprintf(msg, sizeof(msg), "HTTP %ld%s%.300s", status, c->len ? ": " : "",
                  c->resp ? c->resp : "");
@@ -474,6 +490,7 @@ static void post_done(worker *w, call *c, long status, const char *err)
     int r = lt_pbtext_parse("answer", c->resp ? c->resp : "", c->len,
                             &lienthong__v1__link_reply__descriptor, NULL, NULL, &docs, &n, &diag);
     if (r < 0 || n != 1) {
+        j->acted = true; /* answered, unreadably: it may have acted */
         snprintf(msg, sizeof(msg), "HTTP %ld: the answer is not a LinkReply in JSON: %.300s",
                  status, r < 0 ? diag.message : "not one document");
         lt_pbtext_docs_free(&docs, n);
@@ -525,7 +542,7 @@ static void reap(worker *w)
         if (c->kind == CALL_LOGIN)
             login_done(w, cl, session, msg);
         else
-            job_call_done(w, c, cl, msg);
+            job_call_done(w, c, status, cl, msg);
         call_free(c);
     }
 }

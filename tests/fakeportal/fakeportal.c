@@ -37,6 +37,7 @@
  *                      answered after N ms (a client that gives up first does
  *                      not know the portal took it),
  *   --down-file F      while F exists answer HTTP 503 to everything,
+ *   --down-status N    ... with status N instead of 503 (e.g. 502, a gateway's),
  *   --reject SUBSTR    a MaHoSo containing SUBSTR gets error_code "05".
  * Runs until SIGTERM or SIGINT.
  */
@@ -56,7 +57,7 @@
 
 static struct {
     const char *user, *password, *madonvi, *service, *down_file, *reject;
-    int expire_every, slow_ms, slow_first_sync_ms;
+    int expire_every, slow_ms, slow_first_sync_ms, down_status;
     FILE *log;
     pthread_mutex_t mu;
     unsigned session_no;
@@ -505,7 +506,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         pthread_mutex_lock(&fp.mu);
         logf_("down %s", url);
         pthread_mutex_unlock(&fp.mu);
-        return answer(c, 503, "99", "Hệ thống đang bảo trì", NULL) == MHD_YES ? MHD_YES : MHD_NO;
+        return answer(c, (unsigned)(fp.down_status ? fp.down_status : 503), "99",
+                      "Hệ thống đang bảo trì", NULL) == MHD_YES
+                   ? MHD_YES
+                   : MHD_NO;
     }
     if (strcmp(method, "POST") != 0 || r->too_big)
         return answer(c, strcmp(method, "POST") ? 405 : 413, "98", "POST JSON only", NULL) ==
@@ -581,6 +585,8 @@ int main(int argc, char **argv)
             fp.slow_first_sync_ms = atoi(v);
         else if (!strcmp(k, "--down-file"))
             fp.down_file = v;
+        else if (!strcmp(k, "--down-status"))
+            fp.down_status = atoi(v);
         else if (!strcmp(k, "--reject"))
             fp.reject = v;
         else {

@@ -633,6 +633,35 @@ static void unanswered_first_sync_is_retried_as_an_update(void)
     portal_stop(&p);
 }
 
+/* A 502 (a gateway in front of the portal) says nothing of what the portal did: the first sync's
+ * retry goes as an update. A 503 says it did not act: the retry is still the first sync (the
+ * outage tests). */
+static void gateway_error_keeps_the_first_sync_mark(void)
+{
+    lt_h h;
+    portal p;
+    lt_h_init(&h, "portal-502", NULL);
+    portal_start(&h, &p, "--down-status 502");
+    config(&h, &p, "secret", "    window: 8\n");
+    lt_h_start(&h);
+    void *c = lt_h_client(&h);
+    publish_received(c, "w", "H29-WARM", 1); /* logged in before the gateway fails */
+    wait_count(&p, "progress MaHoSo=H29-WARM-", "code=00", 1, 10000);
+    FILE *d = fopen(p.down, "w");
+    lt_h_check(d && fclose(d) == 0, "down file");
+    publish_received(c, "g", "H29-G", 3);
+    for (int i = 0; i < 500 && count2(&p, "down /DongBoHoSoMC", NULL) < 3; i++)
+        usleep(10000);
+    unlink(p.down);
+    wait_count(&p, "progress MaHoSo=H29-G-", "code=00", 3, 20000);
+    lt_h_check(count2(&p, "sync MaHoSo=H29-G-", "isUpdating=False") == 0 &&
+                   count2(&p, "sync MaHoSo=H29-G-", "isUpdating=True TrangThaiHoSo=2 known=0") == 3,
+               "after a 502 the first sync was not sent as an update (%s)", p.log);
+    zmq_close(c);
+    lt_h_free(&h);
+    portal_stop(&p);
+}
+
 static void wrong_password_fails_the_link_without_hammering(void)
 {
     lt_h h;
@@ -670,6 +699,9 @@ int main(void)
     t = lt_time_now_ms();
     unanswered_first_sync_is_retried_as_an_update();
     fprintf(stderr, "unanswered first sync ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
+    t = lt_time_now_ms();
+    gateway_error_keeps_the_first_sync_mark();
+    fprintf(stderr, "502 keeps the mark ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
     t = lt_time_now_ms();
     wrong_password_fails_the_link_without_hammering();
     fprintf(stderr, "wrong password ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
