@@ -855,12 +855,12 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
                        .seq = seq,
                        .first = true,
                        .keep = l->adapter->wants_history };
-    if (!state || state->first_seq != seq) /* the dossier's first event is its first delivery */
-    {
-        int wr = lt_store_walk_dossier(s->t, ev->event->dossier_code, first_one, &fc);
-        if (wr < 0 && fc.err == 0)
-            fc.err = wr; /* a partial walk could say "first" wrongly */
-    }
+    /* the dossier's first event is its first delivery: nothing earlier to walk */
+    int wr = 0;
+    if (!state || state->first_seq != seq)
+        wr = lt_store_walk_dossier(s->t, ev->event->dossier_code, first_one, &fc);
+    if (wr < 0 && fc.err == 0)
+        fc.err = wr; /* a partial walk could say "first" wrongly */
     /* this delivery's own mark: ours to send when this process just committed
      * it, else left by an attempt whose fate is unknown */
     bool armed = l->adapter->durable_first && is_armed(l, seq);
@@ -954,7 +954,7 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
     f->deadline_ms = s->now_ms + l->cfg->timeout_ms;
     f->settled = settled;
     f->probe = l->state == LINK_DOWN;
-    f->first = !settled && fc.first;
+    f->first = !settled && fc.first && l->adapter->durable_first;
 out:
     free_history(&fc);
     lienthong__v1__link_request__free_unpacked(req, NULL);
