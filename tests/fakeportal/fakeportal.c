@@ -38,6 +38,8 @@
  *                      not know the portal took it),
  *   --down-file F      while F exists answer HTTP 503 to everything,
  *   --down-status N    ... with status N instead of 503 (e.g. 502, a gateway's),
+ *   --tls-cert F --tls-key F  HTTPS with this PEM certificate and key
+ *                      (tests/fakeportal/tls: a test CA's server certificate),
  *   --reject SUBSTR    a MaHoSo containing SUBSTR gets error_code "05".
  * Runs until SIGTERM or SIGINT.
  */
@@ -554,10 +556,38 @@ static void done(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* A whole file as a string (the PEM files of --tls-cert/--tls-key), or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    char chunk[4096];
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+        buf[len] = '\0';
+    }
+    fclose(f);
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
     int port = 0;
-    const char *port_file = NULL, *log = NULL;
+    const char *port_file = NULL, *log = NULL, *tls_cert = NULL, *tls_key = NULL;
     fp.user = "lienthong";
     fp.password = "secret";
     fp.madonvi = "000.00.00.H29";
@@ -587,6 +617,10 @@ int main(int argc, char **argv)
             fp.down_file = v;
         else if (!strcmp(k, "--down-status"))
             fp.down_status = atoi(v);
+        else if (!strcmp(k, "--tls-cert"))
+            tls_cert = v;
+        else if (!strcmp(k, "--tls-key"))
+            tls_key = v;
         else if (!strcmp(k, "--reject"))
             fp.reject = v;
         else {
@@ -601,10 +635,24 @@ int main(int argc, char **argv)
     }
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
-    struct MHD_Daemon *d =
-        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-                         (uint16_t)port, NULL, NULL, handle, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-                         done, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    struct MHD_Daemon *d;
+    if (tls_cert) {
+        char *cert = slurp(tls_cert), *key = slurp(tls_key ? tls_key : "");
+        if (!cert || !key) {
+            fprintf(stderr, "fakeportal: cannot read --tls-cert %s or --tls-key %s\n", tls_cert,
+                    tls_key ? tls_key : "(none)");
+            return 2;
+        }
+        d = MHD_start_daemon(
+            MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS,
+            (uint16_t)port, NULL, NULL, handle, NULL, MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
+            MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_HTTPS_MEM_CERT, cert,
+            MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+    } else {
+        d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
+                             (uint16_t)port, NULL, NULL, handle, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+                             done, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    }
     if (!d) {
         fprintf(stderr, "fakeportal: cannot listen on port %d\n", port);
         return 1;

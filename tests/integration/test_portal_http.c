@@ -25,7 +25,7 @@ typedef struct portal {
 
 static void portal_start(lt_h *h, portal *p, const char *args)
 {
-    char port_file[300], argbuf[512];
+    char port_file[300], argbuf[1024];
     snprintf(port_file, sizeof(port_file), "%s/portal.port", h->dir);
     snprintf(p->log, sizeof(p->log), "%s/portal.log", h->dir);
     snprintf(p->down, sizeof(p->down), "%s/portal.down", h->dir);
@@ -662,6 +662,58 @@ static void gateway_error_keeps_the_first_sync_mark(void)
     portal_stop(&p);
 }
 
+/* The config for an https portal: config()'s, with https and, when given, a CA file. */
+static void config_tls(lt_h *h, const portal *p, const char *ca_file)
+{
+    char extra[600] = "    window: 4\n";
+    if (ca_file)
+        snprintf(extra, sizeof(extra), "    window: 4\n    ca_file: '%s'\n", ca_file);
+    config(h, p, "secret", extra);
+    char *u = strstr(h->extra_yaml, "url: 'http://");
+    lt_h_check(u != NULL, "no url in the config");
+    u += strlen("url: 'http");
+    memmove(u + 1, u, strlen(u) + 1); /* http -> https */
+    u[0] = 's';
+}
+
+/* TLS verification is on: a portal whose certificate the system's CAs do not vouch for gets no
+ * call, and the link says why; with its CA in ca_file the dossier is synced. */
+static void tls_is_verified_against_ca_file(void)
+{
+    lt_h h;
+    portal p;
+    char args[1024], ca[512], cmd[1024], out[8192] = "";
+    const char *src = getenv("LT_SOURCE_DIR");
+    lt_h_init(&h, "portal-tls", NULL);
+    snprintf(args, sizeof(args),
+             "--tls-cert %s/tests/fakeportal/tls/server.pem --tls-key "
+             "%s/tests/fakeportal/tls/server.key",
+             src, src);
+    snprintf(ca, sizeof(ca), "%s/tests/fakeportal/tls/ca.pem", src);
+    portal_start(&h, &p, args);
+    config_tls(&h, &p, NULL);
+    lt_h_start(&h);
+    void *c = lt_h_client(&h);
+    publish_received(c, "t", "H29-T", 1);
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' queues 2>&1", getenv("LT_CTL"), h.config);
+    for (int i = 0; i < 300 && !strstr(out, "certificate"); i++) {
+        lt_h_run(cmd, out, sizeof(out));
+        usleep(20000);
+    }
+    lt_h_check(strstr(out, "certificate") != NULL, "queues does not say why: %s", out);
+    lt_h_check(count2(&p, "login", NULL) == 0 && count2(&p, "sync", NULL) == 0,
+               "a call reached a portal the daemon should not trust");
+    zmq_close(c);
+    lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM");
+
+    config_tls(&h, &p, ca);
+    lt_h_start(&h);
+    wait_count(&p, "sync MaHoSo=H29-T-000", "code=00", 1, 20000);
+    wait_count(&p, "progress MaHoSo=H29-T-000", "code=00", 1, 10000);
+    lt_h_free(&h);
+    portal_stop(&p);
+}
+
 static void wrong_password_fails_the_link_without_hammering(void)
 {
     lt_h h;
@@ -699,6 +751,9 @@ int main(void)
     t = lt_time_now_ms();
     unanswered_first_sync_is_retried_as_an_update();
     fprintf(stderr, "unanswered first sync ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
+    t = lt_time_now_ms();
+    tls_is_verified_against_ca_file();
+    fprintf(stderr, "tls ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
     t = lt_time_now_ms();
     gateway_error_keeps_the_first_sync_mark();
     fprintf(stderr, "502 keeps the mark ok (%lld ms)\n", (long long)(lt_time_now_ms() - t));
