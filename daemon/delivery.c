@@ -10,6 +10,7 @@
 #include "adapter.h"
 #include "apply.h"
 #include "codec.h"
+#include "dossier_view.h"
 #include "link.h"
 #include "log.h"
 #include "outbox.h"
@@ -411,24 +412,20 @@ static void on_reply(lt_delivery_engine *d, size_t li, lt_store_txn *t,
     }
     seq = f->seq;
 
-    lt_stored_event *ev = NULL, *first = NULL;
-    lt_dossier_state *state = NULL;
-    if (t && lt_store_get_event(t, seq, &ev) == 0 &&
-        lt_store_get_state(t, ev->event->dossier_code, &state) == 0 && state->has_first_seq &&
-        state->first_seq != seq)
-        lt_store_get_event(t, state->first_seq, &first);
+    lt_dossier_view v = { 0 };
+    bool have = t && lt_dossier_view_read(t, l->cfg->name, seq, 0, &v) == 0;
     lt_adapter_input in = {
         .agency = l->cfg->name,
         .idempotency_key = f->key,
         .attempt = f->attempt,
         .seq = seq,
-        .ev = ev,
-        .first = first ? first : ev,
-        .state = state,
+        .ev = v.ev,
+        .first = v.first ? v.first : v.ev,
+        .state = v.state,
     };
     lt_link_outcome out;
     memset(&out, 0, sizeof(out));
-    if (ev)
+    if (have)
         l->adapter->interpret(&in, rep, &out);
     else
         lt_adapter_interpret_common(f->key, rep, &out);
@@ -460,9 +457,7 @@ static void on_reply(lt_delivery_engine *d, size_t li, lt_store_txn *t,
             o->unmark = f->first && out.readable && !rep->may_have_acted;
     }
     lienthong__v1__link_reply__free_unpacked(rep, NULL);
-    lienthong__v1__stored_event__free_unpacked(ev, NULL);
-    lienthong__v1__stored_event__free_unpacked(first, NULL);
-    lienthong__v1__dossier_state__free_unpacked(state, NULL);
+    lt_dossier_view_free(&v);
 }
 
 void lt_delivery_poll(lt_delivery_engine *d, int64_t now_ms)
@@ -773,99 +768,25 @@ typedef struct scan {
     bool stop;
 } scan;
 
-/* What the dossier's events before seq say: whether none of them was
- * delivered to this agency, and the status the last status event set. */
-typedef struct first_check {
-    lt_store_txn *t;
-    const char *agency;
-    uint64_t seq;
-    bool first;
-    int status_before;
-    bool keep; /* collect the earlier events in history (adapter wants_history) */
-    lt_stored_event **history;
-    size_t n_history, cap_history;
-    int err; /* a failure while walking or collecting: nothing is sent */
-} first_check;
-
-/* Keep an owned copy of earlier event seq in c->history. */
-static void keep_event(first_check *c, uint64_t seq)
-{
-    if (c->n_history == c->cap_history) {
-        size_t cap = c->cap_history ? c->cap_history * 2 : 8;
-        lt_stored_event **n = realloc(c->history, cap * sizeof(*n));
-        if (!n) {
-            c->err = -ENOMEM;
-            return;
-        }
-        c->history = n;
-        c->cap_history = cap;
-    }
-    lt_stored_event *copy;
-    int r = lt_store_get_event(c->t, seq, &copy);
-    if (r < 0) /* a sync without it would wipe it from the portal's lists: none at all */
-        c->err = r;
-    else
-        c->history[c->n_history++] = copy;
-}
-
-static void free_history(first_check *c)
-{
-    for (size_t i = 0; i < c->n_history; i++)
-        lienthong__v1__stored_event__free_unpacked(c->history[i], NULL);
-    free(c->history);
-}
-
-static int first_one(uint64_t seq, const lt_stored_event *ev, void *arg)
-{
-    first_check *c = arg;
-    if (seq >= c->seq)
-        return 1;
-    if (ev && ev->event && ev->event->body_case == LIENTHONG__V1__EVENT__BODY_STATUS &&
-        ev->event->status && ev->event->status->has_status)
-        c->status_before = (int)ev->event->status->status;
-    if (c->keep)
-        keep_event(c, seq);
-    lt_delivery *rec;
-    if (c->first && lt_outbox_get(c->t, c->agency, seq, &rec) == 0) {
-        if (rec->state == ST(DELIVERED) || rec->first_sent_ms)
-            c->first = false;
-        lienthong__v1__delivery__free_unpacked(rec, NULL);
-    }
-    return 0;
-}
-
 /* Build and send one attempt. Returns 0, or -EAGAIN when the link refused it. */
 static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
 {
     lt_delivery_engine *d = s->d;
     link_rt *l = &d->links[s->li];
-    lt_stored_event *ev = NULL, *first = NULL;
-    lt_dossier_state *state = NULL;
-    int r = lt_store_get_event(s->t, seq, &ev);
-    if (r < 0) {
-        lt_log_err("delivery of a missing event agency=%s seq=%" PRIu64 " err=\"%s\"", l->cfg->name,
-                   seq, lt_strerror(r));
+    lt_dossier_view v;
+    int r = lt_dossier_view_read(s->t, l->cfg->name, seq,
+                                 l->adapter->wants_history ? LT_VIEW_HISTORY : LT_VIEW_EARLIER, &v);
+    if (r == LT_ERR_NOT_FOUND) {
+        lt_log_err("delivery of a missing event agency=%s seq=%" PRIu64, l->cfg->name, seq);
         return 0;
     }
-    lt_store_get_state(s->t, ev->event->dossier_code, &state);
-    if (state && state->has_first_seq && state->first_seq != seq)
-        lt_store_get_event(s->t, state->first_seq, &first);
-    first_check fc = { .t = s->t,
-                       .agency = l->cfg->name,
-                       .seq = seq,
-                       .first = true,
-                       .keep = l->adapter->wants_history };
-    /* the dossier's first event is its first delivery: nothing earlier to walk */
-    int wr = 0;
-    if (!state || state->first_seq != seq)
-        wr = lt_store_walk_dossier(s->t, ev->event->dossier_code, first_one, &fc);
-    if (wr < 0 && fc.err == 0)
-        fc.err = wr; /* a partial walk could say "first" wrongly */
+    if (r < 0)
+        return r; /* nothing is sent from a partial view */
+    const lt_event *ev = v.ev->event;
     /* this delivery's own mark: ours to send when this process just committed
      * it, else left by an attempt whose fate is unknown */
     bool armed = l->adapter->durable_first && is_armed(l, seq);
-    if (rec->first_sent_ms && !armed)
-        fc.first = false;
+    bool first_delivery = !v.known && (!rec->first_sent_ms || armed);
 
     char key[KEY_MAX], at[40];
     snprintf(key, sizeof(key), "%s-%" PRIu64 "-%s", lt_store_id(d->store), seq, l->cfg->name);
@@ -876,17 +797,17 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
         .idempotency_key = key,
         .attempt = attempt,
         .seq = seq,
-        .ev = ev,
-        .first = first ? first : ev,
-        .state = state,
-        .first_delivery = fc.first,
-        .status_before = fc.status_before,
-        .history = (const lt_stored_event *const *)fc.history,
-        .n_history = fc.n_history,
+        .ev = v.ev,
+        .first = v.first ? v.first : v.ev,
+        .state = v.state,
+        .first_delivery = first_delivery,
+        .status_before = v.status_before,
+        .history = (const lt_stored_event *const *)v.history,
+        .n_history = v.n_history,
     };
-    Lienthong__V1__LinkRequest *req = fc.err < 0 ? NULL : malloc(sizeof(*req));
+    Lienthong__V1__LinkRequest *req = malloc(sizeof(*req));
     if (!req) {
-        r = fc.err < 0 ? fc.err : -ENOMEM;
+        r = -ENOMEM;
         goto out;
     }
     lienthong__v1__link_request__init(req);
@@ -898,8 +819,8 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
     req->attempt = attempt;
     req->has_seq = true;
     req->seq = seq;
-    req->dossier_code = strdup(ev->event->dossier_code);
-    req->procedure_code = strdup(ev->event->procedure_code ? ev->event->procedure_code : "");
+    req->dossier_code = strdup(ev->dossier_code);
+    req->procedure_code = strdup(ev->procedure_code ? ev->procedure_code : "");
     req->sent_at = strdup(at);
     lt_diag diag;
     lt_diag_clear(&diag);
@@ -913,7 +834,7 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
                      r == LT_ERR_NOT_FOUND ? "nothing to send to this agency for this event"
                                            : diag.message);
         r = o ? 0 : -ENOMEM;
-    } else if (r == 0 && l->adapter->durable_first && fc.first && !armed &&
+    } else if (r == 0 && l->adapter->durable_first && first_delivery && !armed &&
                lienthong__v1__link_request__get_packed_size(req) <= LT_LINK_FRAME_MAX) {
         /* the mark first, committed; the request goes out on the pass after
          * (one that can never fit the link is not marked: it dies below) */
@@ -926,7 +847,7 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
         r = lt_link_send(l->link, req);
         if (r == 0) {
             lt_log_debug("delivery sent agency=%s seq=%" PRIu64 " attempt=%u dossier=%s first=%d",
-                         l->cfg->name, seq, attempt, ev->event->dossier_code, fc.first);
+                         l->cfg->name, seq, attempt, ev->dossier_code, first_delivery);
             disarm(l, seq);
         } else if (r == -E2BIG) { /* will never fit the link: a dead letter, not a loop */
             settled = true;
@@ -949,18 +870,15 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
     memset(f, 0, sizeof(*f));
     f->seq = seq;
     copy_cut(f->key, sizeof(f->key), key);
-    copy_cut(f->dossier, sizeof(f->dossier), ev->event->dossier_code);
+    copy_cut(f->dossier, sizeof(f->dossier), ev->dossier_code);
     f->attempt = attempt;
     f->deadline_ms = s->now_ms + l->cfg->timeout_ms;
     f->settled = settled;
     f->probe = l->state == LINK_DOWN;
-    f->first = !settled && fc.first && l->adapter->durable_first;
+    f->first = !settled && first_delivery && l->adapter->durable_first;
 out:
-    free_history(&fc);
     lienthong__v1__link_request__free_unpacked(req, NULL);
-    lienthong__v1__stored_event__free_unpacked(ev, NULL);
-    lienthong__v1__stored_event__free_unpacked(first, NULL);
-    lienthong__v1__dossier_state__free_unpacked(state, NULL);
+    lt_dossier_view_free(&v);
     return r;
 }
 

@@ -2,17 +2,10 @@
  * directory under a fresh temp dir per test, removed afterwards. Events go in
  * the way ingest puts them in: look up the dossier's state, let the validator
  * compute the next one, append, commit. */
-#include "store.h"
-
-#include "validate.h"
-
 #include <errno.h>
 #include <ftw.h>
 #include <lmdb.h>
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +13,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dossier_view.h"
+#include "outbox.h"
+#include "store.h"
+#include "validate.h"
+
+/* cmocka.h needs these first */
+// clang-format off
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
 #include <cmocka.h>
+// clang-format on
 
 #define SENDER "motcua-hcm"
 #define T0_MS  1795512600000LL
@@ -541,8 +546,7 @@ static void version_1_store_is_upgraded(void **state)
     assert_string_equal(lt_store_id(e->s), "");
     assert_int_equal(lt_store_txn_begin(e->s, false, false, &t), 0);
     assert_int_equal(lt_store_find_event(t, SENDER, "a1", &seq), 0);
-    assert_int_equal(lt_store_kv_get(t, LT_STORE_DB_OUTBOX, "x", 1, NULL, NULL),
-                     LT_ERR_NOT_FOUND);
+    assert_int_equal(lt_store_kv_get(t, LT_STORE_DB_OUTBOX, "x", 1, NULL, NULL), LT_ERR_NOT_FOUND);
     lt_store_txn_abort(&t);
     lt_store_close(&e->s);
 
@@ -782,6 +786,60 @@ static void full_map_refuses_appends_and_keeps_serving_reads(void **state)
     assert_int_equal(st.by_status[2], n + 1);
 }
 
+/* What the delivery engine reads about a dossier (daemon/dossier_view.h): the
+ * first event, the status before, the earlier events, and whether the agency
+ * may hold the dossier (an earlier delivery delivered, or marked). */
+static void dossier_view_reads_what_came_before(void **state)
+{
+    env *e = *state;
+    open_store(e, 0);
+    put1(e, "v-1", "D1", 1);
+    put1(e, "v-2", "D1", 2);
+    put1(e, "v-3", "D1", 0); /* a result */
+    put1(e, "v-4", "D1", 4);
+    put1(e, "v-5", "D2", 1);
+    lt_store_txn *t;
+    assert_int_equal(lt_store_txn_begin(e->s, true, false, &t), 0);
+    for (uint64_t seq = 1; seq <= 4; seq++) {
+        assert_int_equal(lt_outbox_add(t, "portal", seq, "D1", T0_MS, NULL), 0);
+        assert_int_equal(lt_outbox_add(t, "tax", seq, "D1", T0_MS, NULL), 0);
+    }
+    assert_int_equal(lt_outbox_delivered(t, "portal", 1, T0_MS, "ok"), 0);
+
+    lt_dossier_view v;
+    assert_int_equal(lt_dossier_view_read(t, "portal", 4, LT_VIEW_HISTORY, &v), 0);
+    assert_true(v.known);
+    assert_int_equal(v.status_before, 2);
+    assert_int_equal(v.n_history, 3);
+    assert_string_equal(v.history[2]->event->event_id, "v-3");
+    assert_non_null(v.first);
+    assert_string_equal(v.first->event->event_id, "v-1");
+    assert_int_equal(v.state->status, 4);
+    lt_dossier_view_free(&v);
+    assert_null(v.ev);
+
+    /* nothing delivered to tax, no history asked for */
+    assert_int_equal(lt_dossier_view_read(t, "tax", 4, LT_VIEW_EARLIER, &v), 0);
+    assert_false(v.known);
+    assert_null(v.history);
+    lt_dossier_view_free(&v);
+    /* a first-delivery mark on an earlier tax delivery: the agency may hold it */
+    assert_int_equal(lt_outbox_mark_first(t, "tax", 2, T0_MS), 0);
+    assert_int_equal(lt_dossier_view_read(t, "tax", 4, LT_VIEW_EARLIER, &v), 0);
+    assert_true(v.known);
+    lt_dossier_view_free(&v);
+    /* the dossier's first event: nothing before it */
+    assert_int_equal(lt_dossier_view_read(t, "tax", 1, LT_VIEW_HISTORY, &v), 0);
+    assert_false(v.known);
+    assert_int_equal(v.status_before, 0);
+    assert_int_equal(v.n_history, 0);
+    assert_null(v.first);
+    lt_dossier_view_free(&v);
+    assert_int_equal(lt_dossier_view_read(t, "tax", 99, 0, &v), LT_ERR_NOT_FOUND);
+    assert_null(v.ev);
+    lt_store_txn_abort(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -804,6 +862,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(full_map_refuses_appends_and_keeps_serving_reads, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(dossier_view_reads_what_came_before, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
