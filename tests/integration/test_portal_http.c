@@ -83,6 +83,13 @@ static void wait_count(const portal *p, const char *a, const char *b, int want, 
                count2(p, a, b), a, b ? " and " : "", b ? b : "", want, p->log);
 }
 
+/* The fake portal answers every call 503 (or its --down-status) until p->down is removed. */
+static void portal_down(const portal *p)
+{
+    FILE *d = fopen(p->down, "w");
+    lt_h_check(d && fclose(d) == 0, "down file %s", p->down);
+}
+
 static void config(lt_h *h, const portal *p, const char *password, const char *extra)
 {
     snprintf(h->extra_yaml, sizeof(h->extra_yaml),
@@ -313,8 +320,7 @@ static void result_after_a_restart_carries_its_status(void)
     wait_count(&p, "sync MaHoSo=H29-RB ", "code=00", 1, 10000);
     wait_count(&p, "progress MaHoSo=H29-RB ", "code=00", 1, 10000);
     wait_synced(&h, "H29-RB");
-    FILE *d = fopen(p.down, "w");
-    lt_h_check(d && fclose(d) == 0, "down file");
+    portal_down(&p);
     int downs = count2(&p, "down", NULL);
     publish(&h, lt_h_result("tax-gw", "rb-2", "H29-RB"));
     publish(&h, lt_h_status("motcua-q1", "rb-3", "H29-RB", 9));
@@ -343,26 +349,23 @@ static void result_after_a_restart_carries_its_status(void)
     portal_stop(&p);
 }
 
-/* N dossiers, two status changes each, published while the portal answers 503. */
+/* BURST dossiers CODE-00000.., status 2 then 4 each, published and acknowledged while the
+ * portal is down; returns once the daemon has seen the outage. */
 #define BURST 5000
 
-static void outage_during_a_burst_is_drained_in_order(void)
+static void burst_during_an_outage(lt_h *h, portal *p, const char *name, const char *code_prefix)
 {
-    lt_h h;
-    portal p;
-    lt_h_init(&h, "portal-burst", NULL);
-    portal_start(&h, &p, NULL);
-    config(&h, &p, "secret", "    window: 64\n");
-    FILE *d = fopen(p.down, "w");
-    lt_h_check(d && fclose(d) == 0, "down file");
-    lt_h_start(&h);
-
-    void *c = lt_h_client(&h);
+    lt_h_init(h, name, NULL);
+    portal_start(h, p, NULL);
+    config(h, p, "secret", "    window: 64\n");
+    portal_down(p);
+    lt_h_start(h);
+    void *c = lt_h_client(h);
     char id[64], code[64];
     for (int st = 0; st < 2; st++)
         for (int i = 0; i < BURST; i++) {
-            snprintf(id, sizeof(id), "b-%d-%d", i, st);
-            snprintf(code, sizeof(code), "H29-B-%05d", i);
+            snprintf(id, sizeof(id), "%s-%d-%d", code_prefix, i, st);
+            snprintf(code, sizeof(code), "%s-%05d", code_prefix, i);
             lt_submission *s = lt_h_status("motcua-q1", id, code, st ? 4 : 2);
             lt_h_send(c, s);
             lt_h_sub_free(s);
@@ -372,9 +375,17 @@ static void outage_during_a_burst_is_drained_in_order(void)
         lt_h_check(r && r->outcome == LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED, "burst ack %d", i);
         lienthong__v1__reply__free_unpacked(r, NULL);
     }
-    for (int i = 0; i < 500 && count2(&p, "down", NULL) == 0; i++)
+    zmq_close(c);
+    for (int i = 0; i < 500 && count2(p, "down", NULL) == 0; i++)
         usleep(10000);
-    lt_h_check(count2(&p, "down", NULL) > 0, "the outage was not seen");
+    lt_h_check(count2(p, "down", NULL) > 0, "the outage was not seen");
+}
+
+static void outage_during_a_burst_is_drained_in_order(void)
+{
+    lt_h h;
+    portal p;
+    burst_during_an_outage(&h, &p, "portal-burst", "H29-B");
     int64_t t0 = lt_time_now_ms();
     unlink(p.down);
     wait_count(&p, "sync MaHoSo=H29-B-", "code=00", 2 * BURST, 60000);
@@ -404,7 +415,6 @@ static void outage_during_a_burst_is_drained_in_order(void)
         fclose(f);
     for (int i = 0; i < BURST; i++)
         lt_h_check(first[i] == 1 && seen[i] == 2, "dossier %d: %d syncs", i, seen[i]);
-    zmq_close(c);
     lt_h_free(&h);
     portal_stop(&p);
 }
@@ -412,52 +422,25 @@ static void outage_during_a_burst_is_drained_in_order(void)
 /* The outage burst again, with kill -9 twice during the drain: no loss, calls in order per
  * dossier (statuses never go back, each step after its sync), no dossier told twice that it is
  * new, every dossier synced to the end. */
-#define KBURST 5000
-
 static void kill_during_the_drain_changes_nothing(void)
 {
     lt_h h;
     portal p;
-    lt_h_init(&h, "portal-kill", NULL);
-    portal_start(&h, &p, NULL);
-    config(&h, &p, "secret", "    window: 64\n");
-    FILE *d = fopen(p.down, "w");
-    lt_h_check(d && fclose(d) == 0, "down file");
-    lt_h_start(&h);
-
-    void *c = lt_h_client(&h);
-    char id[64], code[64];
-    for (int st = 0; st < 2; st++)
-        for (int i = 0; i < KBURST; i++) {
-            snprintf(id, sizeof(id), "k-%d-%d", i, st);
-            snprintf(code, sizeof(code), "H29-K-%05d", i);
-            lt_submission *s = lt_h_status("motcua-q1", id, code, st ? 4 : 2);
-            lt_h_send(c, s);
-            lt_h_sub_free(s);
-        }
-    for (int i = 0; i < 2 * KBURST; i++) {
-        lt_reply *r = lt_h_recv(c, 10000);
-        lt_h_check(r && r->outcome == LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED, "burst ack %d", i);
-        lienthong__v1__reply__free_unpacked(r, NULL);
-    }
-    zmq_close(c);
-    for (int i = 0; i < 500 && count2(&p, "down", NULL) == 0; i++)
-        usleep(10000);
-    lt_h_check(count2(&p, "down", NULL) > 0, "the outage was not seen");
+    burst_during_an_outage(&h, &p, "portal-kill", "H29-K");
     unlink(p.down);
     /* kill -9 a third and two thirds of the way through the drain */
     for (int k = 1; k <= 2; k++) {
-        int want = k * 2 * KBURST / 3;
+        int want = k * 2 * BURST / 3;
         for (int i = 0; i < 6000 && count2(&p, "sync MaHoSo=H29-K-", "code=00") < want; i++)
             usleep(10000);
         int at = count2(&p, "sync MaHoSo=H29-K-", "code=00");
-        lt_h_check(at >= want && at < 2 * KBURST, "kill %d at %d syncs: not mid-drain", k, at);
+        lt_h_check(at >= want && at < 2 * BURST, "kill %d at %d syncs: not mid-drain", k, at);
         lt_h_check(lt_h_stop(&h, SIGKILL) == 128 + SIGKILL, "kill -9");
-        fprintf(stderr, "kill -9 after %d of %d syncs\n", at, 2 * KBURST);
+        fprintf(stderr, "kill -9 after %d of %d syncs\n", at, 2 * BURST);
         lt_h_start(&h);
     }
     /* every dossier: status 2 then 4, synced and stepped; nothing left owed */
-    static int stv[KBURST], steps[KBURST], falses[KBURST], trues_before[KBURST];
+    static int stv[BURST], steps[BURST], falses[BURST], trues_before[BURST];
     for (int tries = 0;; tries++) {
         memset(stv, 0, sizeof(stv));
         memset(steps, 0, sizeof(steps));
@@ -471,7 +454,7 @@ static void kill_during_the_drain_changes_nothing(void)
             char up[8];
             if (sscanf(line, "sync MaHoSo=H29-K-%d isUpdating=%7s TrangThaiHoSo=%d", &i, up, &v) ==
                 3) {
-                lt_h_check(i >= 0 && i < KBURST, "bad code in %s", line);
+                lt_h_check(i >= 0 && i < BURST, "bad code in %s", line);
                 lt_h_check(v >= stv[i], "dossier %d: status %d after %d", i, v, stv[i]);
                 lt_h_check(strcmp(up, "False") || v == 2, "dossier %d: first upsert at %d", i, v);
                 falses[i] += !strcmp(up, "False");
@@ -479,18 +462,17 @@ static void kill_during_the_drain_changes_nothing(void)
                 stv[i] = v;
             } else if (sscanf(line, "progress MaHoSo=H29-K-%d TrangThai=%d", &i, &v) == 2 &&
                        strstr(line, "code=00")) {
-                lt_h_check(i >= 0 && i < KBURST && v == stv[i], "progress %s before its sync",
-                           line);
+                lt_h_check(i >= 0 && i < BURST && v == stv[i], "progress %s before its sync", line);
                 steps[i] |= v == 2 ? 1 : 2;
             }
         }
         if (f)
             fclose(f);
-        for (int i = 0; i < KBURST; i++)
+        for (int i = 0; i < BURST; i++)
             done += stv[i] == 4 && steps[i] == 3;
-        if (done == KBURST)
+        if (done == BURST)
             break;
-        lt_h_check(tries < 3000, "%d of %d dossiers synced to the end", done, KBURST);
+        lt_h_check(tries < 3000, "%d of %d dossiers synced to the end", done, BURST);
         usleep(10000);
     }
     /* Never told twice that a dossier is new: a first upsert whose fate a kill left unknown (its
@@ -499,7 +481,7 @@ static void kill_during_the_drain_changes_nothing(void)
      * (the call is an upsert keyed by MaHoSo); only marks committed when a kill came can do
      * that: at most a window (64) per kill. */
     int as_update = 0;
-    for (int i = 0; i < KBURST; i++) {
+    for (int i = 0; i < BURST; i++) {
         lt_h_check(falses[i] <= 1, "dossier %d: isUpdating False %d times", i, falses[i]);
         lt_h_check(!falses[i] || !trues_before[i], "dossier %d: isUpdating False after True", i);
         as_update += !falses[i];
@@ -507,7 +489,7 @@ static void kill_during_the_drain_changes_nothing(void)
     fprintf(stderr,
             "kill -9 twice during the drain: %d dossiers, 0 repeated first upserts, %d first "
             "synced as an update\n",
-            KBURST, as_update);
+            BURST, as_update);
     lt_h_check(as_update <= 2 * 64, "%d dossiers first synced as an update for 2 kills", as_update);
     lt_h_free(&h);
     portal_stop(&p);
@@ -532,8 +514,7 @@ static void tax_over_http_gets_its_notice_stored(void)
              "routes:\n"
              "  - {name: to-tax, kinds: [status], to: [tax]}\n",
              p.port);
-    FILE *d = fopen(p.down, "w");
-    lt_h_check(d && fclose(d) == 0, "down file");
+    portal_down(&p);
     lt_h_start(&h);
 
     char cmd[2048], out[32768] = "";
@@ -647,8 +628,7 @@ static void gateway_error_keeps_the_first_sync_mark(void)
     void *c = lt_h_client(&h);
     publish_received(c, "w", "H29-WARM", 1); /* logged in before the gateway fails */
     wait_count(&p, "progress MaHoSo=H29-WARM-", "code=00", 1, 10000);
-    FILE *d = fopen(p.down, "w");
-    lt_h_check(d && fclose(d) == 0, "down file");
+    portal_down(&p);
     publish_received(c, "g", "H29-G", 3);
     for (int i = 0; i < 500 && count2(&p, "down /DongBoHoSoMC", NULL) < 3; i++)
         usleep(10000);

@@ -680,21 +680,28 @@ static const reply_case reply_cases[] = {
     { "version 2", true, 1, KEY, "ok", 0, LT_LINK_RETRY, "unsupported version 2", 0, 2 },
 };
 
+/* The LinkReply a case describes (borrows from c). */
+static lt_link_reply reply_of(const reply_case *c)
+{
+    lt_link_reply rep = LIENTHONG__V1__LINK_REPLY__INIT;
+    rep.has_outcome = c->has_outcome;
+    rep.outcome = c->outcome;
+    rep.idempotency_key = (char *)c->key;
+    rep.message = (char *)c->message;
+    rep.has_retry_after_s = c->retry_after != 0;
+    rep.retry_after_s = c->retry_after;
+    rep.has_version = c->version != 0;
+    rep.version = c->version;
+    return rep;
+}
+
 static void interpret_common_maps_every_outcome(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof(reply_cases) / sizeof(reply_cases[0]); i++) {
         const reply_case *c = &reply_cases[i];
-        lt_link_reply rep = LIENTHONG__V1__LINK_REPLY__INIT;
+        lt_link_reply rep = reply_of(c);
         lt_link_outcome out;
-        rep.has_outcome = c->has_outcome;
-        rep.outcome = c->outcome;
-        rep.idempotency_key = (char *)c->key;
-        rep.message = (char *)c->message;
-        rep.has_retry_after_s = c->retry_after != 0;
-        rep.retry_after_s = c->retry_after;
-        rep.has_version = c->version != 0;
-        rep.version = c->version;
         memset(&out, 0x5a, sizeof(out));
         lt_adapter_interpret_common(KEY, &rep, &out);
         if (out.status != c->want || !strstr(out.message, c->want_message) ||
@@ -733,14 +740,8 @@ static void every_adapter_reads_plain_outcomes_alike(void **state)
     for (size_t n = 0; n < 3; n++) {
         for (size_t i = 0; i < sizeof(reply_cases) / sizeof(reply_cases[0]); i++) {
             const reply_case *c = &reply_cases[i];
-            lt_link_reply rep = LIENTHONG__V1__LINK_REPLY__INIT;
+            lt_link_reply rep = reply_of(c);
             lt_link_outcome out;
-            rep.has_outcome = c->has_outcome;
-            rep.outcome = c->outcome;
-            rep.idempotency_key = (char *)c->key;
-            rep.message = (char *)c->message;
-            rep.has_version = c->version != 0;
-            rep.version = c->version;
             adapter(names[n])->interpret(&f->in, &rep, &out);
             if (out.status != c->want)
                 fail_msg("%s, case '%s': status %d", names[n], c->name, out.status);
