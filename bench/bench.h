@@ -135,6 +135,10 @@ int64_t bench_store_txnid(const char *data_dir); /* LMDB last txnid; <0 on error
 void bench_describe_fs(const char *dir, char *buf, size_t size); /* size >= 2400 */
 double bench_pct(const uint64_t *sorted, uint64_t n, double p);  /* ns -> ms */
 int bench_cmp_u64(const void *a, const void *b);
+/* Create a fresh temp dir DIR/lt-NAME-XXXXXX in buf (DIR: dir when given,
+ * else $TMPDIR, else /tmp): the parent of a run's stores and sockets. Exits
+ * with a message when it cannot. */
+void bench_make_tmpdir(const char *dir, const char *name, char *buf, size_t size);
 long long bench_num(const char *opt, const char *v, long long lo, long long hi); /* exits on bad */
 void bench_rm_tree(const char *dir);
 bool bench_wait_tcp(int port, int timeout_ms); /* true once 127.0.0.1:port accepts */

@@ -710,3 +710,11 @@ void bench_rm_tree(const char *dir)
 {
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+void bench_make_tmpdir(const char *dir, const char *name, char *buf, size_t size)
+{
+    const char *tmp = dir ? dir : getenv("TMPDIR");
+    snprintf(buf, size, "%s/lt-%s-XXXXXX", tmp && tmp[0] ? tmp : "/tmp", name);
+    if (!mkdtemp(buf))
+        bench_die(buf, strerror(errno));
+}

@@ -301,10 +301,7 @@ int main(int argc, char **argv)
         bench_die(daemon, "not executable (build it, or pass --daemon PATH)");
     bench_init_times();
 
-    const char *tmp = tmpdir ? tmpdir : getenv("TMPDIR");
-    snprintf(live.base, sizeof(live.base), "%s/lt-compare-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(live.base))
-        bench_die(live.base, strerror(errno));
+    bench_make_tmpdir(tmpdir, "compare", live.base, sizeof(live.base));
     bench_on_interrupt(cleanup);
 
     char fs[2400], host[256] = "?", date[64];

@@ -525,10 +525,7 @@ int main(int argc, char **argv)
         daemon = daemon_path;
     }
     bench_init_times();
-    const char *tmp = tmpdir ? tmpdir : getenv("TMPDIR");
-    snprintf(g.base, sizeof(g.base), "%s/lt-delivery-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(g.base))
-        bench_die(g.base, strerror(errno));
+    bench_make_tmpdir(tmpdir, "delivery", g.base, sizeof(g.base));
     bench_on_interrupt(cleanup);
     char fs[2400], date[64];
     bench_describe_fs(g.base, fs, sizeof(fs));

@@ -420,10 +420,7 @@ int main(int argc, char **argv)
         daemon = daemon_path;
     }
     bench_init_times();
-    const char *tmp = tmpdir ? tmpdir : getenv("TMPDIR");
-    snprintf(live.base, sizeof(live.base), "%s/lt-growth-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(live.base))
-        bench_die(live.base, strerror(errno));
+    bench_make_tmpdir(tmpdir, "growth", live.base, sizeof(live.base));
     bench_on_interrupt(cleanup);
     char fs[2400], date[64];
     bench_describe_fs(live.base, fs, sizeof(fs));

@@ -227,10 +227,7 @@ int main(int argc, char **argv)
 
     /* temp dir: parent of the stores, the ipc sockets and the fdatasync probe */
     char base[512];
-    const char *tmp = o.dir ? o.dir : getenv("TMPDIR");
-    snprintf(base, sizeof(base), "%s/lt-bench-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(base))
-        bench_die(base, strerror(errno));
+    bench_make_tmpdir(o.dir, "bench", base, sizeof(base));
 
     struct {
         int c, w;
