@@ -239,20 +239,23 @@ out:
     return r;
 }
 
-/* Wrap record d as the body's one-item "data" list. Takes ownership of d. */
-static int put_data(json_object *o, json_object *d)
+/* Wrap record d as the body's one-item "data" list, then serialise o into a
+ * malloc'd string. Takes ownership of o and d. Returns 0 or -ENOMEM. */
+static int finish_data(json_object *o, json_object *d, char **ret)
 {
     json_object *list = json_object_new_array();
     if (!list || json_object_array_add(list, d) < 0) {
         json_object_put(list);
         json_object_put(d);
+        json_object_put(o);
         return -ENOMEM;
     }
     if (json_object_object_add(o, "data", list) < 0) {
         json_object_put(list);
+        json_object_put(o);
         return -ENOMEM;
     }
-    return 0;
+    return finish(o, ret);
 }
 
 /* The dossier's national unit code: the mapped agency code, else madonvi. */
@@ -325,14 +328,10 @@ int lt_portal_sync_body(const lt_config_agency *a, const char *session,
         json_object_put(o);
         return -ENOMEM;
     }
-    if (put_data(o, d) < 0) {
-        json_object_put(o);
-        return -ENOMEM;
-    }
     snprintf(ret_summary, size, "DongBoHoSoMC(MaHoSo=%s isUpdating=%s TrangThaiHoSo=%d%s)",
              ps->dossier_code, updating ? "True" : "False", lt_portal_status(ps),
              ps->result ? " result" : "");
-    return finish(o, ret);
+    return finish_data(o, d, ret);
 }
 
 /* When the step happened: the time this status implies, else at_s. */
@@ -374,13 +373,9 @@ int lt_portal_progress_body(const lt_config_agency *a, const char *session,
         json_object_put(o);
         return -ENOMEM;
     }
-    if (put_data(o, d) < 0) {
-        json_object_put(o);
-        return -ENOMEM;
-    }
     snprintf(ret_summary, size, "CapNhatTienDoHoSoMC(TrangThai=%d ThoiDiemXuLy=%s)",
              (int)ps->status, when);
-    return finish(o, ret);
+    return finish_data(o, d, ret);
 }
 
 /* obj[key] as a string ("" when absent; numbers are written out). */

@@ -130,18 +130,26 @@ size_t lt_stream_subscribers(const lt_stream *s)
     return s->n_subs;
 }
 
+/* Room for len bytes in s->buf. Returns 0 or -ENOMEM. */
+static int grow_buf(lt_stream *s, size_t len)
+{
+    if (len <= s->cap)
+        return 0;
+    uint8_t *nb = realloc(s->buf, len);
+    if (!nb)
+        return -ENOMEM;
+    s->buf = nb;
+    s->cap = len;
+    return 0;
+}
+
 /* Send one StreamMessage to a routing id. Returns 0, -EAGAIN, -EHOSTUNREACH. */
 static int send_msg(lt_stream *s, const uint8_t *rid, size_t rid_len,
                     const Lienthong__V1__StreamMessage *m)
 {
     size_t len = lienthong__v1__stream_message__get_packed_size(m);
-    if (len > s->cap) {
-        uint8_t *nb = realloc(s->buf, len);
-        if (!nb)
-            return -ENOMEM;
-        s->buf = nb;
-        s->cap = len;
-    }
+    if (grow_buf(s, len) < 0)
+        return -ENOMEM;
     lienthong__v1__stream_message__pack(m, s->buf);
     if (zmq_send(s->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(s->sock, s->buf, len, ZMQ_DONTWAIT) < 0)
@@ -517,13 +525,8 @@ static int pub_one(uint64_t seq, const lt_stored_event *se, void *arg)
     rec.seq = seq;
     rec.event = (lt_stored_event *)se;
     size_t len = lienthong__v1__stream_record__get_packed_size(&rec);
-    if (len > s->cap) {
-        uint8_t *nb = realloc(s->buf, len);
-        if (!nb)
-            return -ENOMEM;
-        s->buf = nb;
-        s->cap = len;
-    }
+    if (grow_buf(s, len) < 0)
+        return -ENOMEM;
     lienthong__v1__stream_record__pack(&rec, s->buf);
     /* topic frame: kind.procedure, so SUBSCRIBE "result." works */
     char topic[300];
