@@ -1,14 +1,19 @@
 /* util.c - what lienthongctl's commands share; see ctl.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
+#include "journal.h"
 #include "validate.h"
+
+#define JOURNAL_WAIT_MS 2000
 
 static const char *const mask_fields[] = { "id_number", "phone", "email", NULL };
 static const char *const status_skip[] = { "status", NULL };
@@ -80,6 +85,51 @@ int ctl_load_config(ctl *c, bool overridden)
     return 0;
 }
 
+/* Is a lienthongd serving dir? It holds an exclusive lock on its pid file. */
+static bool daemon_running(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/lienthongd.pid", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool running = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return running;
+}
+
+/* Events the daemon acknowledged from its journal (daemon/journal.h) reach
+ * LMDB within store.journal_commit_ms: wait for them, so that a read right
+ * after an acknowledgement shows the event. */
+static void wait_for_journal(const char *dir, lt_store *s)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/journal", dir);
+    int64_t deadline = ctl_mono_ms() + JOURNAL_WAIT_MS;
+    for (;;) {
+        uint64_t first = lt_journal_first_seq(path);
+        lt_store_stats st;
+        if (!first || lt_store_stats_get(s, &st) < 0 || st.last_seq >= first)
+            return;
+        if (!daemon_running(dir)) {
+            fprintf(stderr,
+                    "lienthongctl: note: events from seq %" PRIu64 " on were acknowledged but "
+                    "are not in the store yet; they are in %s, and lienthongd puts them in the "
+                    "store when it starts\n",
+                    first, path);
+            return;
+        }
+        if (ctl_mono_ms() >= deadline) {
+            fprintf(stderr,
+                    "lienthongctl: note: lienthongd has not committed the events from seq "
+                    "%" PRIu64 " on within %d ms; showing the store as it is\n",
+                    first, JOURNAL_WAIT_MS);
+            return;
+        }
+        usleep(2000);
+    }
+}
+
 int ctl_open_store(ctl *c, lt_store **ret)
 {
     lt_diag d;
@@ -102,6 +152,7 @@ int ctl_open_store(ctl *c, lt_store **ret)
             ctl_errf("%s: cannot open the store: %s", c->data_dir, lt_strerror(r));
         return r;
     }
+    wait_for_journal(c->data_dir, *ret);
     return 0;
 }
 

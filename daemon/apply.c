@@ -2,6 +2,7 @@
 #include "apply.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -129,4 +130,78 @@ int lt_apply_event_raw(lt_store_txn *t, const lt_config *cfg, const char *sender
         return 0;
     }
     return r;
+}
+
+typedef struct replay {
+    lt_store_txn *t;
+    const lt_config *cfg;
+    lt_diag *d;
+    const char *path;
+} replay;
+
+static int replay_one(void *arg, const lt_journal_record *rec)
+{
+    replay *rp = arg;
+    char sender[256];
+    if (rec->sender_len >= sizeof(sender))
+        return lt_diag_set(rp->d, LT_ERR_MALFORMED, 0, "",
+                           "%s: record at offset %" PRIu64 " seq=%" PRIu64 ": sender is %zu bytes",
+                           rp->path, rec->offset, rec->seq, rec->sender_len);
+    memcpy(sender, rec->sender, rec->sender_len);
+    sender[rec->sender_len] = '\0';
+    lt_event *ev = lienthong__v1__event__unpack(NULL, rec->event_len, rec->event);
+    if (!ev)
+        return lt_diag_set(rp->d, LT_ERR_MALFORMED, 0, "",
+                           "%s: record at offset %" PRIu64 " seq=%" PRIu64
+                           ": the event does not decode",
+                           rp->path, rec->offset, rec->seq);
+    lt_apply_result res;
+    int r = lt_apply_event_raw(rp->t, rp->cfg, sender, ev, rec->event, rec->event_len,
+                               rec->accepted_at_ms, &res);
+    if (r == 0 && (res.outcome != OUT(ACCEPTED) || res.seq != rec->seq))
+        r = lt_diag_set(rp->d, LT_ERR_STORE, 0, "",
+                        "%s: record at offset %" PRIu64 " seq=%" PRIu64
+                        " dossier=%s: replayed as %s seq=%" PRIu64 " (%s)",
+                        rp->path, rec->offset, rec->seq, ev->dossier_code,
+                        res.outcome == OUT(DUPLICATE)  ? "a duplicate"
+                        : res.outcome == OUT(ACCEPTED) ? "accepted"
+                                                       : "rejected",
+                        res.seq, res.message);
+    else if (r != 0)
+        r = lt_diag_set(rp->d, r == LT_APPLY_NEED_CAREFUL ? LT_ERR_STORE_FULL : r, 0, "",
+                        "%s: record at offset %" PRIu64 " seq=%" PRIu64 ": %s", rp->path,
+                        rec->offset, rec->seq,
+                        lt_strerror(r == LT_APPLY_NEED_CAREFUL ? LT_ERR_STORE_FULL : r));
+    lienthong__v1__event__free_unpacked(ev, NULL);
+    return r;
+}
+
+int lt_apply_journal(lt_store *s, const lt_config *cfg, lt_journal *j, lt_journal_scan_info *info,
+                     lt_diag *reterr)
+{
+    lt_journal_scan_info local;
+    lt_diag local_diag;
+    if (!info)
+        info = &local;
+    if (!reterr)
+        reterr = &local_diag;
+    lt_diag_clear(reterr);
+    replay rp = { NULL, cfg, reterr, lt_journal_path(j) };
+    int r = lt_store_txn_begin(s, true, false, &rp.t);
+    if (r < 0)
+        return lt_diag_set(reterr, r, 0, "", "%s: replay: %s", rp.path, lt_strerror(r));
+    r = lt_journal_replay(j, lt_store_last_seq(s), replay_one, &rp, info);
+    if (r < 0 && !reterr->message[0])
+        lt_diag_set(reterr, r, 0, "", "%s: read: %s", rp.path, lt_strerror(r));
+    if (r != 0 || info->applied == 0) {
+        lt_store_txn_abort(&rp.t);
+        if (r == 0)
+            lt_journal_reset(j);
+        return r;
+    }
+    if ((r = lt_store_txn_commit(&rp.t)) < 0)
+        return lt_diag_set(reterr, r, 0, "", "%s: committing %" PRIu64 " replayed events: %s",
+                           rp.path, info->applied, lt_strerror(r));
+    lt_journal_reset(j);
+    return 0;
 }

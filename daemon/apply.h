@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "journal.h"
 #include "store.h"
 
 typedef struct lt_apply_result {
@@ -41,5 +42,15 @@ int lt_apply_event(lt_store_txn *t, const lt_config *cfg, const char *sender, co
 int lt_apply_event_raw(lt_store_txn *t, const lt_config *cfg, const char *sender,
                        const lt_event *ev, const uint8_t *raw, size_t raw_len, int64_t now_ms,
                        lt_apply_result *ret);
+
+/* Put the journal's records after LMDB's last seq into the store, through
+ * lt_apply_event_raw with each record's sender and acceptance time, in one
+ * transaction; commit it and reset the journal. Each record must apply as
+ * accepted with its own seq: anything else (a record that does not decode, a
+ * config that now refuses it, a full map) is an error naming the journal file,
+ * the record's offset and seq, and the daemon must not serve.
+ * [out] info (may be NULL). Returns 0 or a negative error with reterr set. */
+int lt_apply_journal(lt_store *s, const lt_config *cfg, lt_journal *j, lt_journal_scan_info *info,
+                     lt_diag *reterr);
 
 #endif

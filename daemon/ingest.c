@@ -52,7 +52,8 @@ struct lt_ingest {
     item *items;
     size_t n_items;
     lt_ingest_counters counters;
-    uint64_t committed; /* last_seq before the batch's transaction */
+    uint64_t committed; /* the transaction's last seq before the batch */
+    int64_t staged_ms;  /* the acceptance time the batch was stored with */
     uint8_t reply_buf[REPLY_MAX];
 };
 
@@ -333,7 +334,8 @@ int lt_ingest_stage(lt_ingest *in, lt_store_txn *t, size_t budget, uint32_t *ret
 {
     int64_t now_ms = lt_time_now_ms();
     size_t stored = 0;
-    in->committed = lt_store_last_seq(in->store);
+    in->committed = lt_store_next_seq(t) - 1;
+    in->staged_ms = now_ms;
     for (size_t i = 0; i < in->n_items; i++) {
         item *it = &in->items[i];
         if (it->decided)
@@ -358,6 +360,52 @@ int lt_ingest_stage(lt_ingest *in, lt_store_txn *t, size_t budget, uint32_t *ret
         }
     }
     return 0;
+}
+
+/* The bytes the accepted event of it is journaled as (packed into the arena
+ * when the received bytes were not kept). */
+static const uint8_t *event_bytes(lt_ingest *in, item *it, size_t *len)
+{
+    if (it->raw) {
+        *len = it->raw_len;
+        return it->raw;
+    }
+    size_t n = lienthong__v1__event__get_packed_size(it->sub->event);
+    ProtobufCAllocator *pa = lt_arena_allocator(in->arena);
+    uint8_t *b = pa->alloc(pa->allocator_data, n ? n : 1);
+    if (b)
+        *len = lienthong__v1__event__pack(it->sub->event, b);
+    return b;
+}
+
+int lt_ingest_journal(lt_ingest *in, lt_journal *j)
+{
+    for (size_t i = 0; i < in->n_items; i++) {
+        item *it = &in->items[i];
+        if (it->decided || it->outcome != LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED)
+            continue;
+        size_t len = 0;
+        const uint8_t *b = event_bytes(in, it, &len);
+        if (!b)
+            return -ENOMEM;
+        int r = lt_journal_add(j, it->seq, in->staged_ms, submission_sender(it), b, len);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+uint64_t lt_ingest_journal_bytes(const lt_ingest *in)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < in->n_items; i++) {
+        const item *it = &in->items[i];
+        if (!it->decided && it->outcome == LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED)
+            n += lt_journal_record_size(
+                strlen(submission_sender(it)),
+                it->raw ? it->raw_len : lienthong__v1__event__get_packed_size(it->sub->event));
+    }
+    return n;
 }
 
 size_t lt_ingest_pending(const lt_ingest *in)

@@ -15,11 +15,13 @@
 #ifndef LT_INGEST_H
 #define LT_INGEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <zmq.h>
 
 #include "config.h"
 #include "error.h"
+#include "journal.h"
 #include "store.h"
 
 typedef struct lt_ingest lt_ingest;
@@ -58,6 +60,14 @@ size_t lt_ingest_pending(const lt_ingest *in);
  * Returns 0, LT_APPLY_NEED_CAREFUL, or a fatal store error. Re-runnable on a
  * new transaction after an abort. */
 int lt_ingest_stage(lt_ingest *in, lt_store_txn *t, size_t budget, uint32_t *ret_routed);
+
+/* After lt_ingest_stage: add the batch's accepted events to the journal
+ * (journal.h), for the loop to sync before replying instead of committing.
+ * Returns 0 or lt_journal_add's error (nothing may then be acknowledged). */
+int lt_ingest_journal(lt_ingest *in, lt_journal *j);
+
+/* The journal bytes lt_ingest_journal would add. */
+uint64_t lt_ingest_journal_bytes(const lt_ingest *in);
 
 /* The commit failed with a full map: answer the batch's stored events STORE_FULL. */
 void lt_ingest_store_full(lt_ingest *in);

@@ -13,14 +13,21 @@
 #include "log.h"
 #include "timefmt.h"
 
-#define MAX_ITEMS       (LT_CONFIG_MAX_AGENCIES + 8)
-#define STATUS_EVERY_MS 5000
+#define MAX_ITEMS             (LT_CONFIG_MAX_AGENCIES + 8)
+#define STATUS_EVERY_MS       5000
+#define LMDB_PER_JOURNAL_BYTE 8 /* map bytes an event may take per journal byte, at most */
+#define QUIET_MS                                                                                   \
+    1 /* a transaction left open by journaled passes is committed                                  \
+         once the ingest socket is quiet this long */
 
 typedef struct loop_state {
     const lt_loop_parts *p;
     uint64_t watchdog_usec;
     int64_t last_watchdog_ms, last_status_ms;
     unsigned fill_warned; /* the highest fill level (permille) already warned about */
+    lt_store_txn *open;   /* kept open by journaled passes: acknowledged, not committed */
+    int64_t open_ms;      /* when its first journaled pass was acknowledged, or 0 */
+    uint32_t open_routed; /* agencies owed deliveries by its events */
 } loop_state;
 
 /* Warn once at each of 80, 90 and 95 % of the map in use, before new events
@@ -144,37 +151,113 @@ static int stage_all(const lt_loop_parts *p, lt_store_txn *t, size_t budget, uin
     return stage_part(t, &in->control, stage_control, &ca);
 }
 
-/* The pass's write transaction. Returns 0 when the replies may go out (the
- * commit succeeded, or the map is full and what did not fit is answered so),
- * or a fatal store error. [out] ret_ok: the commit succeeded. */
-static int write_pass(const lt_loop_parts *p, uint32_t *routed, bool *ret_ok, staged_in *in)
+/* The open transaction is gone (aborted, or its commit failed) with events
+ * that were journaled and acknowledged: put them into LMDB again from the
+ * journal, committed, as a restart would. */
+static int recover_open(loop_state *ls, uint32_t *routed)
 {
+    const lt_loop_parts *p = ls->p;
+    lt_journal_scan_info info;
+    lt_diag d;
+    int r = lt_apply_journal(p->store, p->cfg, p->journal, &info, &d);
+    if (r < 0) {
+        lt_log_err("journal replay failed err=\"%s\"", d.message[0] ? d.message : lt_strerror(r));
+        return r < 0 ? r : LT_ERR_STORE;
+    }
+    lt_log_info("journal replayed into the store events=%" PRIu64 " last_seq=%" PRIu64,
+                info.applied, lt_store_last_seq(p->store));
+    *routed |= ls->open_routed;
+    ls->open_routed = 0;
+    return 0;
+}
+
+/* May this pass's events be acknowledged from the journal, leaving the
+ * transaction open? Only new events in it, within store.journal_commit_ms and
+ * the journal's room, and while the map keeps room below the 80% warning for
+ * LMDB_PER_JOURNAL_BYTE times what the open transaction holds: the fill
+ * warnings then come from commits as before, and a replay always fits. */
+static bool journal_this_pass(loop_state *ls, bool only_ingest, bool stopping, int64_t now)
+{
+    const lt_loop_parts *p = ls->p;
+    if (!p->journal || !only_ingest || stopping || lt_ingest_pending(p->ingest) == 0 ||
+        (ls->open_ms && now - ls->open_ms >= p->cfg->journal_commit_ms))
+        return false;
+    uint64_t add = lt_ingest_journal_bytes(p->ingest), used = 0, size = 0;
+    if (add > lt_journal_room(p->journal))
+        return false;
+    lt_store_fill(p->store, &used, &size);
+    return used + LMDB_PER_JOURNAL_BYTE * (lt_journal_used(p->journal) + add) < size / 10 * 8;
+}
+
+/* The pass's write transaction: the one left open by journaled passes, or a
+ * new one. Returns 0 when the replies may go out (the commit succeeded, the
+ * events are journaled, or the map is full and what did not fit is answered
+ * so), or a fatal store error. [out] ret_ok: committed or journaled;
+ * ret_journaled: journaled, the transaction stays open in ls. */
+static int write_pass(loop_state *ls, bool stopping, uint32_t *routed, bool *ret_ok,
+                      bool *ret_journaled, staged_in *in)
+{
+    const lt_loop_parts *p = ls->p;
     size_t budget = lt_ingest_pending(p->ingest);
     bool careful = false;
-    *ret_ok = false;
+    bool only_ingest = !lt_delivery_has_staged(p->delivery) && !lt_stream_has_staged(p->stream) &&
+                       !lt_control_has_staged(p->control);
+    *ret_ok = *ret_journaled = false;
+    *routed = 0;
     for (int attempt = 0; attempt < 40; attempt++) {
-        lt_store_txn *t = NULL;
-        *routed = 0;
-        int r = lt_store_txn_begin(p->store, true, careful, &t);
-        if (r < 0)
+        lt_store_txn *t = ls->open;
+        bool had_open = t != NULL;
+        int r = 0;
+        ls->open = NULL;
+        if (!t && (r = lt_store_txn_begin(p->store, true, careful, &t)) < 0)
             return r;
         r = stage_all(p, t, budget, routed, in);
         if (r == LT_APPLY_NEED_CAREFUL && !careful) {
             lt_store_txn_abort(&t);
+            if (had_open && (r = recover_open(ls, routed)) < 0)
+                return r;
             careful = true;
             lt_log_warn("store full; retrying the pass event by event");
             continue;
         }
         if (r < 0 || r == LT_APPLY_NEED_CAREFUL) {
             lt_store_txn_abort(&t);
-            return r < 0 ? r : LT_ERR_STORE_FULL;
+            if (r < 0)
+                return r;
+            return had_open && (r = recover_open(ls, routed)) < 0 ? r : LT_ERR_STORE_FULL;
+        }
+        int64_t now = lt_time_now_ms();
+        if (!careful && journal_this_pass(ls, only_ingest, stopping, now)) {
+            if ((r = lt_ingest_journal(p->ingest, p->journal)) == 0) {
+                if ((r = lt_journal_sync(p->journal)) < 0) {
+                    lt_log_err("journal write failed file=%s err=\"%s\"",
+                               lt_journal_path(p->journal), lt_strerror(r));
+                    lt_store_txn_abort(&t);
+                    return r;
+                }
+                ls->open = t;
+                if (!had_open)
+                    ls->open_ms = now;
+                ls->open_routed |= *routed;
+                *routed = 0;
+                *ret_ok = *ret_journaled = true;
+                return 0;
+            }
+            lt_journal_discard(p->journal); /* commit instead */
         }
         r = lt_store_txn_commit(&t);
         if (r == 0) {
             *ret_ok = true;
+            *routed |= ls->open_routed;
+            ls->open_routed = 0;
+            ls->open_ms = 0;
+            if (p->journal)
+                lt_journal_reset(p->journal);
             return 0;
         }
         if (r != LT_ERR_STORE_FULL)
+            return r;
+        if (had_open && (r = recover_open(ls, routed)) < 0)
             return r;
         /* The events that fitted filled the map so the commit itself failed:
          * store fewer of them; at zero, answer the batch "store full". */
@@ -189,6 +272,15 @@ static int write_pass(const lt_loop_parts *p, uint32_t *routed, bool *ret_ok, st
     }
     lt_ingest_store_full(p->ingest);
     return 0;
+}
+
+/* Leaving the loop on an error with a transaction open: its events are in the
+ * journal, and the next start replays them. */
+static int drop_open(loop_state *ls, int r)
+{
+    if (ls->open)
+        lt_store_txn_abort(&ls->open);
+    return r;
 }
 
 int lt_loop_run(const lt_loop_parts *p, int sigfd)
@@ -215,9 +307,11 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
         int64_t now = lt_time_now_ms();
         long timeout = lt_delivery_timeout_ms(p->delivery, now, idle_ms);
         timeout = lt_stream_timeout_ms(p->stream, timeout);
+        if (ls.open && timeout > QUIET_MS)
+            timeout = QUIET_MS; /* commit it once no event came for this long */
         if (zmq_poll(items, n, timeout) < 0 && errno != EINTR) {
             lt_log_err("zmq_poll failed err=\"%s\"", zmq_strerror(errno));
-            return LT_ERR_ZMQ;
+            return drop_open(&ls, LT_ERR_ZMQ);
         }
         if (items[2].revents & ZMQ_POLLIN)
             stop = read_signals(sigfd);
@@ -225,37 +319,38 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
             lt_ingest_on_monitor(p->ingest);
         if (!stop && (items[0].revents & ZMQ_POLLIN) && lt_ingest_fill(p->ingest, sigfd) < 0) {
             lt_ingest_abandon(p->ingest);
-            return LT_ERR_ZMQ;
+            return drop_open(&ls, LT_ERR_ZMQ);
         }
         now = lt_time_now_ms();
         lt_delivery_poll(p->delivery, now);
         lt_stream_poll(p->stream);
         lt_control_poll(p->control);
 
-        bool ok = false;
+        bool ok = false, journaled = false;
         uint32_t routed = 0;
         staged_in in = { false, false };
-        if (lt_ingest_pending(p->ingest) || lt_delivery_has_staged(p->delivery) ||
+        if (ls.open || lt_ingest_pending(p->ingest) || lt_delivery_has_staged(p->delivery) ||
             lt_stream_has_staged(p->stream) || lt_control_has_staged(p->control)) {
             int64_t t0 = lt_time_now_ms();
-            int r = write_pass(p, &routed, &ok, &in);
+            int r = write_pass(&ls, stop, &routed, &ok, &journaled, &in);
             if (r < 0) {
                 lt_log_err("store commit failed; nothing of this pass was acknowledged "
                            "err=\"%s\"",
                            lt_strerror(r));
                 lt_ingest_abandon(p->ingest);
-                return r;
+                return drop_open(&ls, r);
             }
-            lt_log_debug("pass committed ok=%d last_seq=%" PRIu64 " ms=%" PRId64, ok,
-                         lt_store_last_seq(p->store), lt_time_now_ms() - t0);
+            lt_log_debug("pass %s ok=%d last_seq=%" PRIu64 " ms=%" PRId64,
+                         journaled ? "journaled" : "committed", ok, lt_store_last_seq(p->store),
+                         lt_time_now_ms() - t0);
             check_fill(&ls);
         }
         /* after the commit, never before: acks, outcomes, cursors, commands */
         lt_ingest_reply(p->ingest);
-        lt_delivery_committed(p->delivery, ok);
-        lt_stream_committed(p->stream, ok && in.stream);
-        lt_control_committed(p->control, ok && in.control);
-        if (ok)
+        lt_delivery_committed(p->delivery, ok && !journaled);
+        lt_stream_committed(p->stream, ok && !journaled && in.stream);
+        lt_control_committed(p->control, ok && !journaled && in.control);
+        if (ok && !journaled)
             lt_delivery_kick(p->delivery, routed);
         if (!stop) {
             lt_delivery_dispatch(p->delivery, lt_time_now_ms());

@@ -7,7 +7,13 @@
  * attempts, read subscriber and control requests; then write everything
  * staged (events with their outbox rows, delivery outcomes, results, cursor
  * moves, operator commands) in one LMDB transaction and commit it durably;
- * only then reply, send new deliveries and stream records. A full map is
+ * only then reply, send new deliveries and stream records. Under load (more
+ * submissions already waiting) a pass holding only new events is instead
+ * written to the journal (journal.h) and acknowledged after its fdatasync;
+ * the transaction stays open for the next passes and is committed as soon as
+ * nothing is waiting, within store.journal_commit_ms, when the journal is
+ * full, or with any other work. Deliveries of journaled events start after
+ * that commit. A full map is
  * retried event by event, then with fewer events; any other commit failure
  * replies nothing and returns an error (the daemon exits 3, a restart
  * recovers). sd_notify READY, WATCHDOG (only while passes complete), STATUS.
@@ -19,6 +25,7 @@
 #include "control.h"
 #include "delivery.h"
 #include "ingest.h"
+#include "journal.h"
 #include "store.h"
 #include "stream.h"
 
@@ -29,6 +36,7 @@ typedef struct lt_loop_parts {
     lt_delivery_engine *delivery;
     lt_stream *stream;
     lt_control *control;
+    lt_journal *journal; /* NULL: every pass commits (store.journal_mb: 0) */
 } lt_loop_parts;
 
 /* Serve until SIGTERM or SIGINT arrives on sigfd. The batch in hand is

@@ -18,9 +18,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "apply.h"
 #include "config.h"
 #include "error.h"
 #include "ingest.h"
+#include "journal.h"
 #include "log.h"
 #include "loop.h"
 #include "store.h"
@@ -107,6 +109,39 @@ static void unlink_ipc(const char *endpoint)
         unlink(endpoint + 6);
 }
 
+/* Open DATA_DIR/journal and put what it holds beyond the store's last seq
+ * into the store (events acknowledged before a crash), before serving.
+ * Returns 0, or -1 after logging why. */
+static int open_journal(const lt_config *cfg, lt_store *store, lt_journal **ret)
+{
+    char path[4096];
+    lt_diag d;
+    lt_diag_clear(&d);
+    *ret = NULL;
+    snprintf(path, sizeof(path), "%s/journal", cfg->data_dir);
+    if (cfg->journal_mb == 0) {
+        if (access(path, F_OK) == 0)
+            lt_log_warn("store.journal_mb is 0 but %s exists: if the daemon stopped on a crash "
+                        "while the journal was on, its last acknowledged events are in that "
+                        "file; start once with the journal on to replay them",
+                        path);
+        return 0;
+    }
+    lt_journal_scan_info info;
+    int r = lt_journal_open(path, (uint64_t)cfg->journal_mb << 20, ret, &d);
+    if (r == 0 && (r = lt_apply_journal(store, cfg, *ret, &info, &d)) == 0) {
+        if (info.applied)
+            lt_log_warn("journal replayed events=%" PRIu64 " last_seq=%" PRIu64
+                        " file=%s (acknowledged before the daemon last stopped without "
+                        "committing them)",
+                        info.applied, lt_store_last_seq(store), path);
+        return 0;
+    }
+    lt_log_err("journal failed err=\"%s\"", d.message[0] ? d.message : lt_strerror(r));
+    lt_journal_close(ret);
+    return -1;
+}
+
 static int serve(const lt_config *cfg)
 {
     lt_diag d;
@@ -147,6 +182,14 @@ static int serve(const lt_config *cfg)
         lt_log_info("store upgraded data_dir=%s from_schema=%" PRIu64 " to_schema=%d",
                     cfg->data_dir, lt_store_upgraded_from(store), LT_STORE_SCHEMA_VERSION);
 
+    lt_journal *journal = NULL;
+    if (open_journal(cfg, store, &journal) < 0) {
+        lt_store_close(&store);
+        close(lockfd);
+        close(sigfd);
+        return EXIT_STARTUP;
+    }
+
     void *zctx = zmq_ctx_new();
     lt_ingest *in = NULL;
     lt_delivery_engine *dl = NULL;
@@ -169,6 +212,7 @@ static int serve(const lt_config *cfg)
         lt_ingest_free(&in);
         if (zctx)
             zmq_ctx_term(zctx);
+        lt_journal_close(&journal);
         lt_store_close(&store);
         close(lockfd);
         close(sigfd);
@@ -180,7 +224,7 @@ static int serve(const lt_config *cfg)
                 lt_store_last_seq(store), cfg->n_agencies, cfg->n_routes,
                 cfg->streams_endpoint ? cfg->streams_endpoint : "-", cfg->control_endpoint);
 
-    lt_loop_parts parts = { cfg, store, in, dl, st, ctl };
+    lt_loop_parts parts = { cfg, store, in, dl, st, ctl, journal };
     r = lt_loop_run(&parts, sigfd);
 
     lt_ingest_counters c;
@@ -191,6 +235,7 @@ static int serve(const lt_config *cfg)
     lt_ingest_free(&in);
     zmq_ctx_term(zctx);
     uint64_t last = lt_store_last_seq(store);
+    lt_journal_close(&journal);
     lt_store_close(&store);
     unlink_ipc(cfg->ingest_endpoint);
     unlink_ipc(cfg->streams_endpoint);

@@ -6,10 +6,11 @@
 set -eu
 
 # libcurl and json-c: the HTTP link to the national portal (daemon/link_http.c);
-# libmicrohttpd: the fake portal the tests run against (tests/fakeportal).
+# libmicrohttpd: the fake portal the tests run against (tests/fakeportal);
+# zlib: crc32 for the ingest journal's records (daemon/journal.c).
 PKGS="build-essential cmake pkg-config
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils libyaml-dev
-libsystemd-dev libcmocka-dev libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev"
+libsystemd-dev libcmocka-dev libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev zlib1g-dev"
 
 for arg in "$@"; do
     case "$arg" in

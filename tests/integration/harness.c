@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "journal.h"
+
 extern char **environ;
 
 /* Every process the harness started, so a failing test takes them down with
@@ -389,6 +391,20 @@ const char *lt_h_time(int64_t delta_s)
     return b;
 }
 
+void lt_h_settle(lt_h *h, lt_store *s)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/journal", h->data_dir);
+    for (int i = 0; i < 5000; i++) {
+        uint64_t first = lt_journal_first_seq(path);
+        lt_store_stats st;
+        if (!first || (lt_store_stats_get(s, &st) == 0 && st.last_seq >= first))
+            return;
+        usleep(1000);
+    }
+    lt_h_check(false, "acknowledged events still not committed from %s after 5 s", path);
+}
+
 lt_store *lt_h_store(lt_h *h)
 {
     lt_store_opts o = { .dir = h->data_dir, .read_only = true };
@@ -397,6 +413,7 @@ lt_store *lt_h_store(lt_h *h)
     lt_diag_clear(&d);
     int r = lt_store_open(&o, &s, NULL, &d);
     lt_h_check(r == 0, "open store %s read-only: %s", h->data_dir, d.message);
+    lt_h_settle(h, s);
     return s;
 }
 

@@ -115,4 +115,9 @@ int lt_h_count(const char *hay, const char *needle);
 /* Open the daemon's store read-only (works while it runs). */
 lt_store *lt_h_store(lt_h *h);
 
+/* Wait until s shows every event the daemon acknowledged from its journal
+ * (daemon/journal.h: committed once the ingest socket is quiet for 1 ms).
+ * lt_h_store does this; call it again before reading s after publishing more. */
+void lt_h_settle(lt_h *h, lt_store *s);
+
 #endif

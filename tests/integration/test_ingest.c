@@ -219,6 +219,7 @@ static void test_rejections(lt_h *h, void *c)
     lt_h_sub_free(s);
 
     /* a rejected event changed nothing: only R-t1 was stored */
+    lt_h_settle(h, st);
     lt_store_stats_get(st, &stats);
     lt_h_check(stats.last_seq == before + 1,
                "rejections changed the store: last_seq %llu, want %llu",

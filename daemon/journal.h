@@ -1,0 +1,118 @@
+/* journal.h - the ingest journal: acknowledged events that are not in LMDB yet.
+ *
+ * Under load the loop keeps one LMDB write transaction open across passes and
+ * acknowledges each pass's accepted events after writing them here: one
+ * sequential write and one fdatasync (a commit of the same events into LMDB
+ * writes scattered B-tree pages and flushes twice). The open transaction is
+ * committed within store.journal_commit_ms, when the journal is full, and as
+ * soon as the loop is quiet; then the journal starts again from its front.
+ * After a crash, lt_apply_journal() (apply.h) replays the records whose seq
+ * is above LMDB's last one, in order, before the daemon serves.
+ *
+ * File DATA_DIR/journal, a fixed size (store.journal_mb), allocated once.
+ * Records follow each other from offset 0, little-endian:
+ *
+ *   u32 magic "LTJ1"   u32 crc32 (zlib) of everything after this field
+ *   u64 seq            i64 accepted_at_ms
+ *   u16 sender length  u16 0   u32 event length
+ *   sender bytes, then the Event's protobuf bytes
+ *
+ * After a reset, records of earlier rounds remain behind the new ones. They
+ * carry lower seqs, so a scan skips every seq at or below LMDB's last one,
+ * applies seq last+1, last+2, ... and stops at the first record that is
+ * torn (bad magic, length or crc) or out of sequence. A torn record can only
+ * be the last one written, which was never acknowledged.
+ */
+#ifndef LT_JOURNAL_H
+#define LT_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define LT_JOURNAL_HEADER 32
+
+typedef struct lt_journal lt_journal;
+
+/* One record, borrowed from the scanned buffer (sender is not NUL-terminated). */
+typedef struct lt_journal_record {
+    uint64_t seq;
+    int64_t accepted_at_ms;
+    const char *sender;
+    size_t sender_len;
+    const uint8_t *event;
+    size_t event_len;
+    uint64_t offset; /* where it starts in the file */
+} lt_journal_record;
+
+/* Why a scan ended, for the log. */
+typedef struct lt_journal_scan_info {
+    uint64_t end;     /* offset where the scan stopped */
+    uint64_t skipped; /* records at or below `after` (already in LMDB) */
+    uint64_t applied; /* records passed to fn */
+    const char *why;  /* "end of file", "no record", "torn record", "seq gap" */
+} lt_journal_scan_info;
+
+/* Called for each record in sequence; a non-zero return ends the scan with it. */
+typedef int (*lt_journal_fn)(void *arg, const lt_journal_record *rec);
+
+/* Scan buf (a journal's bytes) for the records after seq `after`, in order:
+ * fn gets after+1, after+2, ... Pure: this is what the fuzzer drives.
+ * [out] info (may be NULL). Returns 0, or fn's non-zero return. */
+int lt_journal_scan(const uint8_t *buf, size_t len, uint64_t after, lt_journal_fn fn, void *arg,
+                    lt_journal_scan_info *info);
+
+/* For readers in other processes (lienthongctl, tests): the seq of the
+ * journal's first record, or 0 when there is none. The records since the
+ * daemon's last commit start at the front, so while this is above LMDB's last
+ * seq, acknowledged events are still on their way into LMDB. */
+uint64_t lt_journal_first_seq(const char *path);
+
+/* Open or create PATH with room for size bytes of records (a larger existing
+ * file keeps its size until lt_journal_reset). Reads the file for replay.
+ * [out] ret: caller frees with lt_journal_close().
+ * Returns 0 or -errno with reterr naming the file. */
+int lt_journal_open(const char *path, uint64_t size, lt_journal **ret, lt_diag *reterr);
+
+/* Scan the file as read at open or, after the first reset, what was synced
+ * since the last one; see lt_journal_scan. Returns 0, fn's return, or -errno. */
+int lt_journal_replay(lt_journal *j, uint64_t after, lt_journal_fn fn, void *arg,
+                      lt_journal_scan_info *info);
+
+/* The file's path, for messages. */
+const char *lt_journal_path(const lt_journal *j);
+
+/* Bytes one record takes. */
+size_t lt_journal_record_size(size_t sender_len, size_t event_len);
+
+/* Bytes that can still be added before the journal must be reset. */
+uint64_t lt_journal_room(const lt_journal *j);
+
+/* Bytes of records synced or added since the last reset. */
+uint64_t lt_journal_used(const lt_journal *j);
+
+/* Records written since the last reset (0: LMDB holds everything). */
+uint64_t lt_journal_records(const lt_journal *j);
+
+/* Buffer one record for the next lt_journal_sync.
+ * Returns 0, -ENOSPC (no room: commit and reset first), -E2BIG or -ENOMEM. */
+int lt_journal_add(lt_journal *j, uint64_t seq, int64_t accepted_at_ms, const char *sender,
+                   const uint8_t *event, size_t event_len);
+
+/* Write the buffered records after the last ones and fdatasync. On failure
+ * nothing buffered may be acknowledged. Returns 0 or -errno. */
+int lt_journal_sync(lt_journal *j);
+
+/* Drop the records added since the last sync (they were never written). */
+void lt_journal_discard(lt_journal *j);
+
+/* LMDB now holds every record: the next ones go to the front again. Drops
+ * anything buffered and not synced. */
+void lt_journal_reset(lt_journal *j);
+
+/* Close, free, null *p. Accepts NULL. */
+void lt_journal_close(lt_journal **p);
+
+#endif
