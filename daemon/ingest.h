@@ -1,11 +1,12 @@
 /* ingest.h - the ingest socket: ROUTER in, batch staged into the loop's
- * write transaction, replies out after the commit.
+ * write transaction, replies out after the commit or the journal's sync.
  *
  * Driven by the loop (loop.c), on its thread. Each pass drains what is
  * waiting (bounded by batch.max_events, batch.max_bytes and
  * batch.max_wait_us), validates it, stages the accepted events into the
- * pass's one LMDB write transaction, and only after the durable commit sends
- * the replies. A failed commit sends nothing: the daemon exits, a restart
+ * loop's LMDB write transaction, and only after the durable commit, or the
+ * sync of their journal records (lt_ingest_journal), sends the replies. A
+ * failed commit or sync sends nothing: the daemon exits, a restart
  * recovers, clients resend and dedupe answers "duplicate" for what had been
  * stored.
  *
@@ -72,7 +73,7 @@ uint64_t lt_ingest_journal_bytes(const lt_ingest *in);
 /* The commit failed with a full map: answer the batch's stored events STORE_FULL. */
 void lt_ingest_store_full(lt_ingest *in);
 
-/* After the commit: send every reply of the batch and empty it. */
+/* After the commit (or the journal's sync): send every reply of the batch and empty it. */
 void lt_ingest_reply(lt_ingest *in);
 
 /* Drop the batch without replying (a failed commit: clients resend). */

@@ -5,6 +5,7 @@
 
 #include "log.h"
 
+// clang-format off
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+// clang-format on
 
 #ifndef LT_SOURCE_DIR
 #define LT_SOURCE_DIR "."
@@ -72,6 +74,8 @@ static void two_key_file_gets_every_default(void **state)
     assert_int_equal(cfg->map_size_mb, 1024);
     assert_int_equal(cfg->max_readers, 126);
     assert_int_equal(cfg->store_flags, 0);
+    assert_int_equal(cfg->journal_mb, 16);
+    assert_int_equal(cfg->journal_commit_ms, 100);
     assert_int_equal(cfg->clock_skew_s, 300);
     assert_int_equal(cfg->max_field_bytes, 200);
     assert_int_equal(cfg->max_text_bytes, 4096);
@@ -181,13 +185,13 @@ static void accepted_store_flags_and_log_levels(void **state)
         unsigned flags;
         int level;
     } cases[] = {
-        {REQ "store: {flags: []}\n", 0, LT_LOG_INFO},
-        {REQ "store: {flags: [writemap]}\n", LT_CONFIG_STORE_WRITEMAP, LT_LOG_INFO},
-        {REQ "store:\n  flags:\n    - nordahead\n    - writemap\n",
-         LT_CONFIG_STORE_NORDAHEAD | LT_CONFIG_STORE_WRITEMAP, LT_LOG_INFO},
-        {REQ "log: {level: error}\n", 0, LT_LOG_ERR},
-        {REQ "log: {level: warning}\n", 0, LT_LOG_WARN},
-        {REQ "log: {level: \"info\"}\n", 0, LT_LOG_INFO},
+        { REQ "store: {flags: []}\n", 0, LT_LOG_INFO },
+        { REQ "store: {flags: [writemap]}\n", LT_CONFIG_STORE_WRITEMAP, LT_LOG_INFO },
+        { REQ "store:\n  flags:\n    - nordahead\n    - writemap\n",
+          LT_CONFIG_STORE_NORDAHEAD | LT_CONFIG_STORE_WRITEMAP, LT_LOG_INFO },
+        { REQ "log: {level: error}\n", 0, LT_LOG_ERR },
+        { REQ "log: {level: warning}\n", 0, LT_LOG_WARN },
+        { REQ "log: {level: \"info\"}\n", 0, LT_LOG_INFO },
     };
     char err[1024];
 
@@ -209,115 +213,117 @@ static void each_error_has_its_exact_message(void **state)
         const char *yaml, *want;
     } cases[] = {
         /* the document */
-        {"", "t.yaml:1:1: the configuration is empty; it needs at least data_dir and ingest: "
-             "{endpoint: ...}"},
-        {"# only a comment\n\n",
-         "t.yaml:3:1: the configuration is empty; it needs at least data_dir and ingest: "
-         "{endpoint: ...}"},
-        {"hello\n", "t.yaml:1:1: the document must be a mapping of keys (data_dir, ingest, ...), "
-                    "not a scalar"},
-        {"- data_dir\n", "t.yaml:1:1: the document must be a mapping of keys (data_dir, "
-                         "ingest, ...), not a list"},
-        {REQ "---\ndata_dir: e\n",
-         "t.yaml:4:1: only one YAML document is allowed; a second one starts here"},
+        { "", "t.yaml:1:1: the configuration is empty; it needs at least data_dir and ingest: "
+              "{endpoint: ...}" },
+        { "# only a comment\n\n",
+          "t.yaml:3:1: the configuration is empty; it needs at least data_dir and ingest: "
+          "{endpoint: ...}" },
+        { "hello\n", "t.yaml:1:1: the document must be a mapping of keys (data_dir, ingest, ...), "
+                     "not a scalar" },
+        { "- data_dir\n", "t.yaml:1:1: the document must be a mapping of keys (data_dir, "
+                          "ingest, ...), not a list" },
+        { REQ "---\ndata_dir: e\n",
+          "t.yaml:4:1: only one YAML document is allowed; a second one starts here" },
         /* YAML syntax */
-        {"data_dir: d\ningest: b: c\n",
-         "t.yaml:2:10: YAML syntax error: mapping values are not allowed in this context"},
-        {"data_dir: d\ningest:\n  endpoint: [\n",
-         "t.yaml:4:1: YAML syntax error: did not find expected node content while parsing a "
-         "flow node"},
-        {"data_dir: \"d\n",
-         "t.yaml:2:1: YAML syntax error: found unexpected end of stream (while scanning a "
-         "quoted scalar started at line 1, column 11)"},
-        {"data_dir: d\xff\n", "t.yaml:1:12: YAML syntax error: invalid leading UTF-8 octet"},
-        {"data_dir: &x d\n",
-         "t.yaml:1:11: YAML anchors and aliases are not supported; write the value out"},
-        {"a: &x 1\nb: *x\n",
-         "t.yaml:1:4: YAML anchors and aliases are not supported; write the value out"},
+        { "data_dir: d\ningest: b: c\n",
+          "t.yaml:2:10: YAML syntax error: mapping values are not allowed in this context" },
+        { "data_dir: d\ningest:\n  endpoint: [\n",
+          "t.yaml:4:1: YAML syntax error: did not find expected node content while parsing a "
+          "flow node" },
+        { "data_dir: \"d\n",
+          "t.yaml:2:1: YAML syntax error: found unexpected end of stream (while scanning a "
+          "quoted scalar started at line 1, column 11)" },
+        { "data_dir: d\xff\n", "t.yaml:1:12: YAML syntax error: invalid leading UTF-8 octet" },
+        { "data_dir: &x d\n",
+          "t.yaml:1:11: YAML anchors and aliases are not supported; write the value out" },
+        { "a: &x 1\nb: *x\n",
+          "t.yaml:1:4: YAML anchors and aliases are not supported; write the value out" },
         /* keys */
-        {REQ "foo: 1\n", "t.yaml:4:1: unknown key \"foo\" at top level (expected one of: "
-                         "data_dir, ingest, batch, store, validation, log, agencies, routes, "
-                         "streams, control)"},
-        {"data_dir: d\ningest:\n  endpont: tcp://x:1\n",
-         "t.yaml:3:3: unknown key \"endpont\" in ingest (expected one of: endpoint, "
-         "max_message_bytes, heartbeat_ivl_ms, heartbeat_timeout_ms, sndhwm, rcvhwm, "
-         "shutdown_linger_ms)"},
-        {REQ "batch: {max_event: 1}\n", "t.yaml:4:9: unknown key \"max_event\" in batch "
-                                        "(expected one of: max_events, max_bytes, max_wait_us)"},
-        {REQ "log: {lvl: info}\n",
-         "t.yaml:4:7: unknown key \"lvl\" in log (expected one of: level)"},
-        {REQ "ingest.endpoint: x\n",
-         "t.yaml:4:1: unknown key \"ingest.endpoint\" at top level (expected one of: "
-         "data_dir, ingest, batch, store, validation, log, agencies, routes, streams, control)"},
-        {"? [a]\n: b\n", "t.yaml:1:3: keys must be plain names, not a list"},
-        {"data_dir: d\ningest:\n  endpoint: tcp://a:1\n  endpoint: tcp://b:1\n",
-         "t.yaml:4:3: duplicate key \"endpoint\" in ingest (first at line 3, column 3)"},
-        {REQ "data_dir: e\n",
-         "t.yaml:4:1: duplicate key \"data_dir\" in top level (first at line 1, column 1)"},
-        {REQ "batch: {max_events: 1}\nbatch: {max_events: 2}\n",
-         "t.yaml:5:1: duplicate key \"batch\" in top level (first at line 4, column 1)"},
+        { REQ "foo: 1\n", "t.yaml:4:1: unknown key \"foo\" at top level (expected one of: "
+                          "data_dir, ingest, batch, store, validation, log, agencies, routes, "
+                          "streams, control)" },
+        { "data_dir: d\ningest:\n  endpont: tcp://x:1\n",
+          "t.yaml:3:3: unknown key \"endpont\" in ingest (expected one of: endpoint, "
+          "max_message_bytes, heartbeat_ivl_ms, heartbeat_timeout_ms, sndhwm, rcvhwm, "
+          "shutdown_linger_ms)" },
+        { REQ "batch: {max_event: 1}\n", "t.yaml:4:9: unknown key \"max_event\" in batch "
+                                         "(expected one of: max_events, max_bytes, max_wait_us)" },
+        { REQ "log: {lvl: info}\n",
+          "t.yaml:4:7: unknown key \"lvl\" in log (expected one of: level)" },
+        { REQ "ingest.endpoint: x\n",
+          "t.yaml:4:1: unknown key \"ingest.endpoint\" at top level (expected one of: "
+          "data_dir, ingest, batch, store, validation, log, agencies, routes, streams, control)" },
+        { "? [a]\n: b\n", "t.yaml:1:3: keys must be plain names, not a list" },
+        { "data_dir: d\ningest:\n  endpoint: tcp://a:1\n  endpoint: tcp://b:1\n",
+          "t.yaml:4:3: duplicate key \"endpoint\" in ingest (first at line 3, column 3)" },
+        { REQ "data_dir: e\n",
+          "t.yaml:4:1: duplicate key \"data_dir\" in top level (first at line 1, column 1)" },
+        { REQ "batch: {max_events: 1}\nbatch: {max_events: 2}\n",
+          "t.yaml:5:1: duplicate key \"batch\" in top level (first at line 4, column 1)" },
         /* required keys */
-        {"data_dir: d\n",
-         "t.yaml:1:1: missing required section \"ingest\" (a mapping with at least: endpoint)"},
-        {"ingest: {endpoint: 'tcp://x:1'}\n", "t.yaml:1:1: missing required key \"data_dir\""},
-        {"# config\ndata_dir: d\ningest:\n  sndhwm: 5\n",
-         "t.yaml:4:3: missing required key \"endpoint\" in ingest"},
-        {"data_dir: d\ningest: {}\n", "t.yaml:2:9: missing required key \"endpoint\" in ingest"},
+        { "data_dir: d\n",
+          "t.yaml:1:1: missing required section \"ingest\" (a mapping with at least: endpoint)" },
+        { "ingest: {endpoint: 'tcp://x:1'}\n", "t.yaml:1:1: missing required key \"data_dir\"" },
+        { "# config\ndata_dir: d\ningest:\n  sndhwm: 5\n",
+          "t.yaml:4:3: missing required key \"endpoint\" in ingest" },
+        { "data_dir: d\ningest: {}\n", "t.yaml:2:9: missing required key \"endpoint\" in ingest" },
         /* types */
-        {"data_dir: [a]\ningest: {endpoint: 'tcp://x:1'}\n",
-         "t.yaml:1:11: data_dir must be a string, not a list"},
-        {"data_dir: {a: b}\n", "t.yaml:1:11: data_dir must be a string, not a mapping"},
-        {"data_dir: d\ningest: tcp://x:1\n", "t.yaml:2:9: ingest must be a mapping, not a scalar"},
-        {"data_dir: d\ningest:\n", "t.yaml:2:8: ingest must be a mapping, not empty"},
-        {REQ "store: [flags]\n", "t.yaml:4:8: store must be a mapping, not a list"},
-        {REQ "batch: {max_events: [1]}\n",
-         "t.yaml:4:21: batch.max_events must be an integer, not a list"},
-        {REQ "batch: {max_events: \"10\"}\n",
-         "t.yaml:4:21: batch.max_events must be an integer, not a quoted string (write "
-         "max_events: 10)"},
-        {REQ "store: {flags: nordahead}\n",
-         "t.yaml:4:16: store.flags must be a list of flags, e.g. [nordahead], not a scalar"},
-        {REQ "store: {flags: [[nordahead]]}\n",
-         "t.yaml:4:17: store.flags: each flag must be a name, not a list"},
-        {REQ "log: {level: [info]}\n", "t.yaml:4:14: log.level must be a string, not a list"},
+        { "data_dir: [a]\ningest: {endpoint: 'tcp://x:1'}\n",
+          "t.yaml:1:11: data_dir must be a string, not a list" },
+        { "data_dir: {a: b}\n", "t.yaml:1:11: data_dir must be a string, not a mapping" },
+        { "data_dir: d\ningest: tcp://x:1\n",
+          "t.yaml:2:9: ingest must be a mapping, not a scalar" },
+        { "data_dir: d\ningest:\n", "t.yaml:2:8: ingest must be a mapping, not empty" },
+        { REQ "store: [flags]\n", "t.yaml:4:8: store must be a mapping, not a list" },
+        { REQ "batch: {max_events: [1]}\n",
+          "t.yaml:4:21: batch.max_events must be an integer, not a list" },
+        { REQ "batch: {max_events: \"10\"}\n",
+          "t.yaml:4:21: batch.max_events must be an integer, not a quoted string (write "
+          "max_events: 10)" },
+        { REQ "store: {flags: nordahead}\n",
+          "t.yaml:4:16: store.flags must be a list of flags, e.g. [nordahead], not a scalar" },
+        { REQ "store: {flags: [[nordahead]]}\n",
+          "t.yaml:4:17: store.flags: each flag must be a name, not a list" },
+        { REQ "log: {level: [info]}\n", "t.yaml:4:14: log.level must be a string, not a list" },
         /* integers */
-        {REQ "batch: {max_events: 1.5}\n",
-         "t.yaml:4:21: batch.max_events: \"1.5\" is not a decimal integer"},
-        {REQ "batch: {max_events: 12abc}\n",
-         "t.yaml:4:21: batch.max_events: \"12abc\" is not a decimal integer"},
-        {REQ "batch: {max_events: 0x10}\n",
-         "t.yaml:4:21: batch.max_events: \"0x10\" is not a decimal integer"},
-        {REQ "batch: {max_events: 1e3}\n",
-         "t.yaml:4:21: batch.max_events: \"1e3\" is not a decimal integer"},
-        {REQ "batch: {max_events: +5}\n",
-         "t.yaml:4:21: batch.max_events: \"+5\" is not a decimal integer"},
-        {REQ "batch: {max_events: 1_000}\n",
-         "t.yaml:4:21: batch.max_events: \"1_000\" is not a decimal integer"},
-        {REQ "batch: {max_events: 010}\n", "t.yaml:4:21: batch.max_events: \"010\" is not a "
-                                           "decimal integer (leading zeros are not allowed)"},
-        {REQ "batch: {max_events:  }\n",
-         "t.yaml:4:22: batch.max_events must be an integer, not empty"},
-        {REQ "batch: {max_events: 99999999999999999999}\n",
-         "t.yaml:4:21: batch.max_events: 99999999999999999999 is out of range (1..65536)"},
-        {REQ "batch: {max_events: -1}\n",
-         "t.yaml:4:21: batch.max_events must not be negative (range 1..65536)"},
-        {REQ "batch: {max_events: -99999999999999999999}\n",
-         "t.yaml:4:21: batch.max_events must not be negative (range 1..65536)"},
-        {REQ "batch: {max_events: 0}\n",
-         "t.yaml:4:21: batch.max_events: 0 is out of range (1..65536)"},
+        { REQ "batch: {max_events: 1.5}\n",
+          "t.yaml:4:21: batch.max_events: \"1.5\" is not a decimal integer" },
+        { REQ "batch: {max_events: 12abc}\n",
+          "t.yaml:4:21: batch.max_events: \"12abc\" is not a decimal integer" },
+        { REQ "batch: {max_events: 0x10}\n",
+          "t.yaml:4:21: batch.max_events: \"0x10\" is not a decimal integer" },
+        { REQ "batch: {max_events: 1e3}\n",
+          "t.yaml:4:21: batch.max_events: \"1e3\" is not a decimal integer" },
+        { REQ "batch: {max_events: +5}\n",
+          "t.yaml:4:21: batch.max_events: \"+5\" is not a decimal integer" },
+        { REQ "batch: {max_events: 1_000}\n",
+          "t.yaml:4:21: batch.max_events: \"1_000\" is not a decimal integer" },
+        { REQ "batch: {max_events: 010}\n", "t.yaml:4:21: batch.max_events: \"010\" is not a "
+                                            "decimal integer (leading zeros are not allowed)" },
+        { REQ "batch: {max_events:  }\n",
+          "t.yaml:4:22: batch.max_events must be an integer, not empty" },
+        { REQ "batch: {max_events: 99999999999999999999}\n",
+          "t.yaml:4:21: batch.max_events: 99999999999999999999 is out of range (1..65536)" },
+        { REQ "batch: {max_events: -1}\n",
+          "t.yaml:4:21: batch.max_events must not be negative (range 1..65536)" },
+        { REQ "batch: {max_events: -99999999999999999999}\n",
+          "t.yaml:4:21: batch.max_events must not be negative (range 1..65536)" },
+        { REQ "batch: {max_events: 0}\n",
+          "t.yaml:4:21: batch.max_events: 0 is out of range (1..65536)" },
         /* strings */
-        {"data_dir: ''\ningest: {endpoint: 'tcp://x:1'}\n",
-         "t.yaml:1:11: data_dir must not be empty"},
-        {"data_dir:\ningest: {endpoint: 'tcp://x:1'}\n", "t.yaml:1:10: data_dir must not be empty"},
-        {"data_dir: \"a\\0b\"\n", "t.yaml:1:11: data_dir contains a NUL character"},
-        {"data_dir: d\ningest: {endpoint: 'http://x'}\n",
-         "t.yaml:2:20: ingest.endpoint \"http://x\" must start with tcp:// or ipc://"},
-        {"data_dir: d\ningest: {endpoint: 'inproc://x'}\n",
-         "t.yaml:2:20: ingest.endpoint \"inproc://x\" must start with tcp:// or ipc://"},
-        {REQ "log: {level: verbose}\n",
-         "t.yaml:4:14: log.level: \"verbose\" is not one of debug, info, warning, error"},
-        {REQ "log: {level: INFO}\n",
-         "t.yaml:4:14: log.level: \"INFO\" is not one of debug, info, warning, error"},
+        { "data_dir: ''\ningest: {endpoint: 'tcp://x:1'}\n",
+          "t.yaml:1:11: data_dir must not be empty" },
+        { "data_dir:\ningest: {endpoint: 'tcp://x:1'}\n",
+          "t.yaml:1:10: data_dir must not be empty" },
+        { "data_dir: \"a\\0b\"\n", "t.yaml:1:11: data_dir contains a NUL character" },
+        { "data_dir: d\ningest: {endpoint: 'http://x'}\n",
+          "t.yaml:2:20: ingest.endpoint \"http://x\" must start with tcp:// or ipc://" },
+        { "data_dir: d\ningest: {endpoint: 'inproc://x'}\n",
+          "t.yaml:2:20: ingest.endpoint \"inproc://x\" must start with tcp:// or ipc://" },
+        { REQ "log: {level: verbose}\n",
+          "t.yaml:4:14: log.level: \"verbose\" is not one of debug, info, warning, error" },
+        { REQ "log: {level: INFO}\n",
+          "t.yaml:4:14: log.level: \"INFO\" is not one of debug, info, warning, error" },
     };
 
     (void)state;
@@ -327,7 +333,7 @@ static void each_error_has_its_exact_message(void **state)
 
 static void durability_weakening_flags_are_refused(void **state)
 {
-    static const char *const refused[] = {"nosync", "nometasync", "mapasync"};
+    static const char *const refused[] = { "nosync", "nometasync", "mapasync" };
     char yaml[256], want[512];
 
     (void)state;
@@ -352,29 +358,31 @@ static void integer_bounds_are_inclusive(void **state)
         long long min, max;
         size_t off;
     } keys[] = {
-        {"ingest", "max_message_bytes", 1024, 67108864, offsetof(lt_config, max_message_bytes)},
-        {"ingest", "heartbeat_ivl_ms", 0, 600000, offsetof(lt_config, heartbeat_ivl_ms)},
-        {"ingest", "heartbeat_timeout_ms", 0, 3600000, offsetof(lt_config, heartbeat_timeout_ms)},
-        {"ingest", "sndhwm", 0, 10000000, offsetof(lt_config, sndhwm)},
-        {"ingest", "rcvhwm", 0, 10000000, offsetof(lt_config, rcvhwm)},
-        {"ingest", "shutdown_linger_ms", 0, 60000, offsetof(lt_config, shutdown_linger_ms)},
-        {"batch", "max_events", 1, 65536, offsetof(lt_config, batch_max_events)},
-        {"batch", "max_bytes", 65536, 1073741824, offsetof(lt_config, batch_max_bytes)},
-        {"batch", "max_wait_us", 0, 1000000, offsetof(lt_config, batch_max_wait_us)},
-        {"store", "map_size_mb", 1, 1048576, offsetof(lt_config, map_size_mb)},
-        {"store", "max_readers", 1, 4096, offsetof(lt_config, max_readers)},
-        {"validation", "clock_skew_s", 0, 86400, offsetof(lt_config, clock_skew_s)},
-        {"validation", "max_field_bytes", 16, 250, offsetof(lt_config, max_field_bytes)},
-        {"validation", "max_text_bytes", 64, 1048576, offsetof(lt_config, max_text_bytes)},
-        {"validation", "max_attachments", 0, 1024, offsetof(lt_config, max_attachments)},
-        {"validation", "max_data_entries", 0, 4096, offsetof(lt_config, max_data_entries)},
+        { "ingest", "max_message_bytes", 1024, 67108864, offsetof(lt_config, max_message_bytes) },
+        { "ingest", "heartbeat_ivl_ms", 0, 600000, offsetof(lt_config, heartbeat_ivl_ms) },
+        { "ingest", "heartbeat_timeout_ms", 0, 3600000, offsetof(lt_config, heartbeat_timeout_ms) },
+        { "ingest", "sndhwm", 0, 10000000, offsetof(lt_config, sndhwm) },
+        { "ingest", "rcvhwm", 0, 10000000, offsetof(lt_config, rcvhwm) },
+        { "ingest", "shutdown_linger_ms", 0, 60000, offsetof(lt_config, shutdown_linger_ms) },
+        { "batch", "max_events", 1, 65536, offsetof(lt_config, batch_max_events) },
+        { "batch", "max_bytes", 65536, 1073741824, offsetof(lt_config, batch_max_bytes) },
+        { "batch", "max_wait_us", 0, 1000000, offsetof(lt_config, batch_max_wait_us) },
+        { "store", "map_size_mb", 1, 1048576, offsetof(lt_config, map_size_mb) },
+        { "store", "max_readers", 1, 4096, offsetof(lt_config, max_readers) },
+        { "store", "journal_mb", 0, 4096, offsetof(lt_config, journal_mb) },
+        { "store", "journal_commit_ms", 1, 60000, offsetof(lt_config, journal_commit_ms) },
+        { "validation", "clock_skew_s", 0, 86400, offsetof(lt_config, clock_skew_s) },
+        { "validation", "max_field_bytes", 16, 250, offsetof(lt_config, max_field_bytes) },
+        { "validation", "max_text_bytes", 64, 1048576, offsetof(lt_config, max_text_bytes) },
+        { "validation", "max_attachments", 0, 1024, offsetof(lt_config, max_attachments) },
+        { "validation", "max_data_entries", 0, 4096, offsetof(lt_config, max_data_entries) },
     };
     char err[1024], yaml[512], want[512];
     /* the value starts after "data_dir: d\n" + "<section>:\n  <key>: " on line 2 or 4 */
 
     (void)state;
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        const long long ok[2] = {keys[i].min, keys[i].max};
+        const long long ok[2] = { keys[i].min, keys[i].max };
         const int is_ingest = strcmp(keys[i].section, "ingest") == 0;
         const int col = (int)strlen(keys[i].key) + 5;
 
