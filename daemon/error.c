@@ -6,10 +6,15 @@
 #include <string.h>
 
 static const char *const lt_err_names[] = {
-    "invalid configuration",        "malformed input",      "invalid input",
-    "store full",                   "unsupported store schema version",
-    "store error",                  "store panic (environment must be reopened)",
-    "not found",                    "ZeroMQ error",
+    "invalid configuration",
+    "malformed input",
+    "invalid input",
+    "store full",
+    "unsupported store schema version",
+    "store error",
+    "store panic (environment must be reopened)",
+    "not found",
+    "ZeroMQ error",
 };
 
 const char *lt_strerror(int err)
@@ -25,8 +30,10 @@ const char *lt_strerror(int err)
 
 void lt_diag_clear(lt_diag *d)
 {
-    if (d)
-        memset(d, 0, sizeof(*d));
+    if (!d) /* every string is read up to its NUL: clearing the first bytes is enough */
+        return;
+    d->file[0] = d->field[0] = d->message[0] = '\0';
+    d->line = d->column = d->code = 0;
 }
 
 int lt_diag_set(lt_diag *d, int err, int code, const char *field, const char *fmt, ...)

@@ -1,6 +1,7 @@
 /* validate.c - stateless checks of a Submission and the dossier state machine. */
 #include "validate.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,10 +18,17 @@ const lt_limits lt_limits_default = {
 };
 
 static const char *const status_names[] = {
-    "UNSPECIFIED",    "REGISTERED",           "ACCEPTED",
-    "NOT_ACCEPTED",   "IN_PROGRESS",          "SUPPLEMENT_REQUESTED",
-    "OBLIGATION_REQUESTED", "WITHDRAWAL_REQUESTED", "STOPPED",
-    "PROCESSED",      "RESULT_RETURNED",
+    "UNSPECIFIED",
+    "REGISTERED",
+    "ACCEPTED",
+    "NOT_ACCEPTED",
+    "IN_PROGRESS",
+    "SUPPLEMENT_REQUESTED",
+    "OBLIGATION_REQUESTED",
+    "WITHDRAWAL_REQUESTED",
+    "STOPPED",
+    "PROCESSED",
+    "RESULT_RETURNED",
 };
 
 const char *lt_status_name(int status)
@@ -53,9 +61,26 @@ bool lt_validate_allowed(int from, int to)
 }
 
 /* True when s is valid UTF-8 without control characters other than tab/newline. */
-static bool utf8_ok(const char *s)
+/* How many of the first len bytes of s, taken 8 at a time, are ASCII without
+ * control characters (0x20-0x7f): the common case, checked without a branch
+ * per byte. The rest, from the first word that is not, goes byte by byte. */
+static size_t ascii_prefix(const unsigned char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        /* a byte >= 0x80, or (in a word without those) a byte < 0x20 */
+        if ((w & highs) || ((w - ones * 0x20) & ~w & highs))
+            break;
+    }
+    return i;
+}
+
+static bool utf8_ok(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s + ascii_prefix((const unsigned char *)s, len);
 
     while (*p) {
         unsigned c = *p, n;
@@ -113,8 +138,7 @@ static int check_str(const char *s, const char *field, int required, int kind, i
 {
     if (!s || !s[0]) {
         if (required)
-            return lt_diag_set(d, LT_ERR_INVALID, E(MISSING_FIELD), field, "%s is required",
-                               field);
+            return lt_diag_set(d, LT_ERR_INVALID, E(MISSING_FIELD), field, "%s is required", field);
         return 0;
     }
     size_t len = strlen(s);
@@ -124,9 +148,9 @@ static int check_str(const char *s, const char *field, int required, int kind, i
     if (kind == IDENT && !ident_ok(s))
         return lt_diag_set(d, LT_ERR_INVALID, E(INVALID_FIELD), field,
                            "%s must be printable ASCII without spaces", field);
-    if (kind == TEXT && !utf8_ok(s))
-        return lt_diag_set(d, LT_ERR_INVALID, E(INVALID_FIELD), field,
-                           "%s is not valid UTF-8 text", field);
+    if (kind == TEXT && !utf8_ok(s, len))
+        return lt_diag_set(d, LT_ERR_INVALID, E(INVALID_FIELD), field, "%s is not valid UTF-8 text",
+                           field);
     return 0;
 }
 
@@ -138,8 +162,7 @@ static int check_time(const char *s, const char *field, int required, bool past_
 
     if (!s || !s[0]) {
         if (required)
-            return lt_diag_set(d, LT_ERR_INVALID, E(MISSING_FIELD), field, "%s is required",
-                               field);
+            return lt_diag_set(d, LT_ERR_INVALID, E(MISSING_FIELD), field, "%s is required", field);
         return 0;
     }
     if (strlen(s) > 64 || lt_time_parse(s, &t) < 0)
@@ -147,8 +170,8 @@ static int check_time(const char *s, const char *field, int required, bool past_
                            "%s is not an RFC 3339 time (e.g. 2026-11-24T09:30:00+07:00)", field);
     if (past_only && t > now_s + lim->clock_skew_s)
         return lt_diag_set(d, LT_ERR_INVALID, E(FUTURE_TIMESTAMP), field,
-                           "%s %s is in the future (beyond the %llds clock skew allowed)", field,
-                           s, (long long)lim->clock_skew_s);
+                           "%s %s is in the future (beyond the %llds clock skew allowed)", field, s,
+                           (long long)lim->clock_skew_s);
     if (ret)
         *ret = t;
     return 0;
@@ -262,8 +285,8 @@ static int check_attachment(const Lienthong__V1__Attachment *a, size_t i, const 
 }
 
 /* Check the status body of an event. */
-static int check_status(const Lienthong__V1__DossierStatus *s, const lt_limits *lim,
-                        int64_t now_s, lt_diag *d)
+static int check_status(const Lienthong__V1__DossierStatus *s, const lt_limits *lim, int64_t now_s,
+                        lt_diag *d)
 {
     int64_t recv = 0, due = 0;
     int r;
@@ -273,14 +296,13 @@ static int check_status(const Lienthong__V1__DossierStatus *s, const lt_limits *
                            "event.status.status is required");
     if (s->status < 1 || s->status > 10)
         return lt_diag_set(d, LT_ERR_INVALID, E(INVALID_FIELD), "event.status.status",
-                           "event.status.status %d is not a portal status (1-10)",
-                           (int)s->status);
+                           "event.status.status %d is not a portal status (1-10)", (int)s->status);
     if (s->applicant && (r = check_applicant(s->applicant, lim, d)) < 0)
         return r;
     if ((r = check_time(s->received_at, "event.status.received_at", OPTIONAL, true, lim, now_s,
                         &recv, d)) < 0 ||
-        (r = check_time(s->due_at, "event.status.due_at", OPTIONAL, false, lim, now_s, &due,
-                        d)) < 0 ||
+        (r = check_time(s->due_at, "event.status.due_at", OPTIONAL, false, lim, now_s, &due, d)) <
+            0 ||
         (r = check_time(s->finished_at, "event.status.finished_at", OPTIONAL, true, lim, now_s,
                         NULL, d)) < 0 ||
         (r = check_time(s->returned_at, "event.status.returned_at", OPTIONAL, true, lim, now_s,
@@ -314,12 +336,12 @@ static int check_result(const Lienthong__V1__Result *res, const lt_limits *lim, 
 
     if ((r = check_str(res->from_agency, "event.result.from_agency", REQUIRED, IDENT,
                        lim->max_field_bytes, d)) < 0 ||
-        (r = check_str(res->kind, "event.result.kind", REQUIRED, IDENT, lim->max_field_bytes,
-                       d)) < 0 ||
+        (r = check_str(res->kind, "event.result.kind", REQUIRED, IDENT, lim->max_field_bytes, d)) <
+            0 ||
         (r = check_str(res->reference, "event.result.reference", REQUIRED, TEXT,
                        lim->max_field_bytes, d)) < 0 ||
-        (r = check_time(res->issued_at, "event.result.issued_at", REQUIRED, true, lim, now_s,
-                        NULL, d)) < 0)
+        (r = check_time(res->issued_at, "event.result.issued_at", REQUIRED, true, lim, now_s, NULL,
+                        d)) < 0)
         return r;
     if (res->has_amount && res->amount < 0)
         return lt_diag_set(d, LT_ERR_INVALID, E(INVALID_FIELD), "event.result.amount",
@@ -337,8 +359,7 @@ int lt_validate_submission(const lt_submission *sub, const lt_limits *lim, int64
 
     if (!sub->has_version)
         return lt_diag_set(d, LT_ERR_INVALID, E(MISSING_FIELD), "version",
-                           "version is required (this daemon speaks version %d)",
-                           LT_WIRE_VERSION);
+                           "version is required (this daemon speaks version %d)", LT_WIRE_VERSION);
     if (sub->version != LT_WIRE_VERSION)
         return lt_diag_set(d, LT_ERR_INVALID, E(UNSUPPORTED_VERSION), "version",
                            "version %u is not supported; this daemon speaks version %d",
@@ -347,16 +368,16 @@ int lt_validate_submission(const lt_submission *sub, const lt_limits *lim, int64
         return r;
     if (!ev)
         return lt_diag_set(d, LT_ERR_INVALID, E(MISSING_FIELD), "event", "event is required");
-    if ((r = check_str(ev->event_id, "event.event_id", REQUIRED, IDENT, lim->max_field_bytes,
-                       d)) < 0 ||
+    if ((r = check_str(ev->event_id, "event.event_id", REQUIRED, IDENT, lim->max_field_bytes, d)) <
+            0 ||
         (r = check_time(ev->occurred_at, "event.occurred_at", REQUIRED, true, lim, now_s, NULL,
                         d)) < 0 ||
         (r = check_str(ev->dossier_code, "event.dossier_code", REQUIRED, IDENT,
                        lim->max_field_bytes, d)) < 0 ||
         (r = check_str(ev->procedure_code, "event.procedure_code", REQUIRED, IDENT,
                        lim->max_field_bytes, d)) < 0 ||
-        (r = check_str(ev->agency_code, "event.agency_code", REQUIRED, IDENT,
-                       lim->max_field_bytes, d)) < 0)
+        (r = check_str(ev->agency_code, "event.agency_code", REQUIRED, IDENT, lim->max_field_bytes,
+                       d)) < 0)
         return r;
     switch (ev->body_case) {
     case LIENTHONG__V1__EVENT__BODY_STATUS:
@@ -397,8 +418,8 @@ static int apply_status(const lt_event *ev, const lt_dossier_state *cur, lt_doss
     } else if (!lt_validate_allowed((int)cur->status, to)) {
         return lt_diag_set(d, LT_ERR_INVALID, E(BAD_TRANSITION), "event.status.status",
                            "dossier %s cannot go from %s (%d) to %s (%d)", ev->dossier_code,
-                           lt_status_name((int)cur->status), (int)cur->status,
-                           lt_status_name(to), to);
+                           lt_status_name((int)cur->status), (int)cur->status, lt_status_name(to),
+                           to);
     } else if (present(s->received_at) && ts(s->received_at) != cur->received_at) {
         return lt_diag_set(d, LT_ERR_INVALID, E(INVALID_FIELD), "event.status.received_at",
                            "dossier %s was received at another time; received_at cannot change",

@@ -5,6 +5,7 @@
 
 #include "timefmt.h"
 
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+// clang-format on
 
 #define E(name) LIENTHONG__V1__ERROR_CODE__##name
 #define NOW     1795512600 /* 2026-11-24T09:30:00Z, the tests' wall clock */
@@ -203,6 +205,11 @@ static void data_value_bad(void) { F.de[1].value = "\xff"; }
 static void data_value_long(void) { F.de[0].value = big(4097); }
 static void note_long(void) { F.st.note = big(4097); }
 static void note_ctl(void) { F.st.note = "a\x01" "b"; }
+/* past the 8-bytes-at-a-time ASCII check: the bad byte in a later word */
+static void note_ctl_late(void) { F.st.note = "Ho so da tiep nhan day du\x01 ok"; }
+static void note_del_then_ctl(void) { F.st.note = "0123456\x7f" "01234567\x1f"; }
+static void name_bad_utf8_late(void) { F.app.name = "Nguyen Van Aaaaaaaaaaaa\xc3\x28n"; }
+static void note_high_at_word_end(void) { F.st.note = "abcdefg\xff" "abcdefgh"; }
 static void res_no_from(void) { F.res.from_agency = NULL; }
 static void res_no_kind(void) { F.res.kind = NULL; }
 static void res_kind_space(void) { F.res.kind = "tax notice"; }
@@ -281,6 +288,10 @@ static const reject_case rejects[] = {
     STATUS(data_value_long, TOO_LARGE, "event.status.data.parcel"),
     STATUS(note_long, TOO_LARGE, "event.status.note"),
     STATUS(note_ctl, INVALID_FIELD, "event.status.note"),
+    STATUS(note_ctl_late, INVALID_FIELD, "event.status.note"),
+    STATUS(note_del_then_ctl, INVALID_FIELD, "event.status.note"),
+    STATUS(name_bad_utf8_late, INVALID_FIELD, "event.status.applicant.name"),
+    STATUS(note_high_at_word_end, INVALID_FIELD, "event.status.note"),
     RESULT(res_no_from, MISSING_FIELD, "event.result.from_agency"),
     RESULT(res_no_kind, MISSING_FIELD, "event.result.kind"),
     RESULT(res_kind_space, INVALID_FIELD, "event.result.kind"),
@@ -322,6 +333,12 @@ static void valid_status_and_result_events_pass(void **state)
     assert_int_equal(lt_validate_submission(&F.sub, &F.lim, NOW, NULL), 0);
     F.app.phone = "+123456789012345";
     F.app.email = "a@b.c";
+    assert_int_equal(lt_validate_submission(&F.sub, &F.lim, NOW, NULL), 0);
+    /* long text: ASCII words, tabs and newlines, DEL, Vietnamese after and between them */
+    fx_status();
+    F.st.note = "Ho so dat dai thua so 12, to ban do 5\tda nop\r\nphi\x7f truoc ba: "
+                "H\xe1\xbb\x93 s\xc6\xa1 \xc4\x91\xe1\xba\xa7y \xc4\x91\xe1\xbb\xa7 "
+                "(full, 0123456789abcdef) \xf0\x9f\x93\x84 end";
     assert_int_equal(lt_validate_submission(&F.sub, &F.lim, NOW, NULL), 0);
     /* due_at may be in the future: it is a deadline */
     fx_status();
