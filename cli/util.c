@@ -13,7 +13,7 @@
 #include "journal.h"
 #include "validate.h"
 
-#define JOURNAL_WAIT_MS 2000
+#define JOURNAL_WAIT_MS 2000 /* beyond store.journal_commit_ms */
 
 static const char *const mask_fields[] = { "id_number", "phone", "email", NULL };
 static const char *const status_skip[] = { "status", NULL };
@@ -101,13 +101,14 @@ static bool daemon_running(const char *dir)
 /* Events the daemon acknowledged from its journal (daemon/journal.h) reach
  * LMDB within store.journal_commit_ms: wait for them, so that a read right
  * after an acknowledgement shows the event. */
-static void wait_for_journal(const char *dir, lt_store *s)
+static void wait_for_journal(const char *dir, const lt_config *cfg, lt_store *s)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/journal", dir);
-    int64_t deadline = ctl_mono_ms() + JOURNAL_WAIT_MS;
+    int wait_ms = JOURNAL_WAIT_MS + (cfg ? (int)cfg->journal_commit_ms : 0);
+    int64_t deadline = ctl_mono_ms() + wait_ms;
     for (;;) {
-        uint64_t first = lt_journal_first_seq(path);
+        uint64_t first = lt_journal_first_seq(path, lt_store_id(s));
         lt_store_stats st;
         if (!first || lt_store_stats_get(s, &st) < 0 || st.last_seq >= first)
             return;
@@ -123,7 +124,7 @@ static void wait_for_journal(const char *dir, lt_store *s)
             fprintf(stderr,
                     "lienthongctl: note: lienthongd has not committed the events from seq "
                     "%" PRIu64 " on within %d ms; showing the store as it is\n",
-                    first, JOURNAL_WAIT_MS);
+                    first, wait_ms);
             return;
         }
         usleep(2000);
@@ -152,7 +153,7 @@ int ctl_open_store(ctl *c, lt_store **ret)
             ctl_errf("%s: cannot open the store: %s", c->data_dir, lt_strerror(r));
         return r;
     }
-    wait_for_journal(c->data_dir, *ret);
+    wait_for_journal(c->data_dir, c->cfg, *ret);
     return 0;
 }
 

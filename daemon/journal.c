@@ -6,15 +6,19 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
-#define MAGIC      0x314A544CU /* "LTJ1" read as a little-endian u32 */
+#define MAGIC      0x324A544CU /* "LTJ2" read as a little-endian u32 */
 #define SENDER_MAX 0xFFFFU
 
 struct lt_journal {
     char *path;
+    uint32_t seed;  /* crc32 of the store's id: records of another store do not check */
+    uint64_t round; /* this round's tag, drawn at its first record; 0 before */
     int fd;
     uint64_t size;    /* the file's size: room for records */
     uint64_t tail;    /* where the next sync writes */
@@ -48,16 +52,21 @@ static void put64(uint8_t *p, uint64_t v)
     put32(p + 4, (uint32_t)(v >> 32));
 }
 
-static uint32_t crc_of(const uint8_t *p, size_t n)
+static uint32_t crc_more(uint32_t c, const uint8_t *p, size_t n)
 {
-    uLong c = crc32(0L, Z_NULL, 0);
     while (n > 0) { /* zlib takes a uInt length */
         uInt k = n > 0x40000000u ? 0x40000000u : (uInt)n;
-        c = crc32(c, p, k);
+        c = (uint32_t)crc32(c, p, k);
         p += k;
         n -= k;
     }
-    return (uint32_t)c;
+    return c;
+}
+
+static uint32_t seed_of(const char *tag)
+{
+    return crc_more((uint32_t)crc32(0L, Z_NULL, 0), (const uint8_t *)(tag ? tag : ""),
+                    tag ? strlen(tag) : 0);
 }
 
 size_t lt_journal_record_size(size_t sender_len, size_t event_len)
@@ -65,23 +74,28 @@ size_t lt_journal_record_size(size_t sender_len, size_t event_len)
     return LT_JOURNAL_HEADER + sender_len + event_len;
 }
 
+/* Header offsets (journal.h) */
+enum { O_MAGIC = 0, O_CRC = 4, O_ROUND = 8, O_SEQ = 16, O_TIME = 24, O_SLEN = 32, O_ELEN = 36 };
+
 /* Read the record at p (avail bytes on). Returns NULL when it is whole and
  * sound, else why not. */
-static const char *parse(const uint8_t *p, size_t avail, lt_journal_record *rec, size_t *total)
+static const char *parse(const uint8_t *p, size_t avail, uint32_t seed, lt_journal_record *rec,
+                         size_t *total)
 {
-    if (avail < LT_JOURNAL_HEADER || get32(p) != MAGIC)
+    if (avail < LT_JOURNAL_HEADER || get32(p + O_MAGIC) != MAGIC)
         return "no record";
-    size_t slen = (size_t)p[24] | (size_t)p[25] << 8;
-    uint64_t elen = get32(p + 28);
-    if (p[26] != 0 || p[27] != 0 || elen > avail - LT_JOURNAL_HEADER ||
+    size_t slen = (size_t)p[O_SLEN] | (size_t)p[O_SLEN + 1] << 8;
+    uint64_t elen = get32(p + O_ELEN);
+    if (p[O_SLEN + 2] != 0 || p[O_SLEN + 3] != 0 || elen > avail - LT_JOURNAL_HEADER ||
         slen > avail - LT_JOURNAL_HEADER - elen)
         return "torn record";
     *total = lt_journal_record_size(slen, (size_t)elen);
-    if (crc_of(p + 8, *total - 8) != get32(p + 4))
+    if (crc_more(seed, p + O_ROUND, *total - O_ROUND) != get32(p + O_CRC))
         return "torn record";
     *rec = (lt_journal_record){
-        .seq = get64(p + 8),
-        .accepted_at_ms = (int64_t)get64(p + 16),
+        .round = get64(p + O_ROUND),
+        .seq = get64(p + O_SEQ),
+        .accepted_at_ms = (int64_t)get64(p + O_TIME),
         .sender = (const char *)p + LT_JOURNAL_HEADER,
         .sender_len = slen,
         .event = p + LT_JOURNAL_HEADER + slen,
@@ -90,8 +104,21 @@ static const char *parse(const uint8_t *p, size_t avail, lt_journal_record *rec,
     return NULL;
 }
 
-int lt_journal_scan(const uint8_t *buf, size_t len, uint64_t after, lt_journal_fn fn, void *arg,
-                    lt_journal_scan_info *info)
+/* A round's tag: random, so that a record left from an earlier round never
+ * passes for the next one of this round. */
+static uint64_t new_round(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        v = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 20);
+    }
+    return v ? v : 1;
+}
+
+static int scan_seeded(const uint8_t *buf, size_t len, uint32_t seed, uint64_t after,
+                       lt_journal_fn fn, void *arg, lt_journal_scan_info *info)
 {
     lt_journal_scan_info local;
     if (!info)
@@ -99,37 +126,49 @@ int lt_journal_scan(const uint8_t *buf, size_t len, uint64_t after, lt_journal_f
     memset(info, 0, sizeof(*info));
     info->why = "end of file";
     size_t pos = 0, total = 0;
-    uint64_t next = after + 1;
+    uint64_t next = after + 1, round = 0;
     while (pos < len) {
         lt_journal_record rec;
-        const char *why = parse(buf + pos, len - pos, &rec, &total);
+        const char *why = parse(buf + pos, len - pos, seed, &rec, &total);
         if (why) {
             info->why = why;
             break;
         }
-        rec.offset = pos;
-        if (rec.seq < next) { /* a record LMDB already holds */
-            info->skipped++;
-        } else if (rec.seq == next) {
-            int r = fn(arg, &rec);
-            if (r != 0) {
-                info->end = pos;
-                info->why = "stopped by the caller";
-                return r;
-            }
-            info->applied++;
-            next++;
-        } else {
+        if (pos == 0 && rec.seq <= after) { /* the last round was committed */
+            info->why = "already in the store";
+            break;
+        }
+        if (pos > 0 && rec.round != round) { /* left from an earlier round */
+            info->why = "end of round";
+            break;
+        }
+        if (rec.seq != next) {
             info->why = "seq gap";
             break;
         }
+        round = rec.round;
+        rec.offset = pos;
+        int r = fn(arg, &rec);
+        if (r != 0) {
+            info->end = pos;
+            info->why = "stopped by the caller";
+            return r;
+        }
+        info->applied++;
+        next++;
         pos += total;
     }
     info->end = pos;
     return 0;
 }
 
-uint64_t lt_journal_first_seq(const char *path)
+int lt_journal_scan(const uint8_t *buf, size_t len, const char *tag, uint64_t after,
+                    lt_journal_fn fn, void *arg, lt_journal_scan_info *info)
+{
+    return scan_seeded(buf, len, seed_of(tag), after, fn, arg, info);
+}
+
+uint64_t lt_journal_first_seq(const char *path, const char *tag)
 {
     uint8_t head[LT_JOURNAL_HEADER], *buf = NULL;
     uint64_t seq = 0;
@@ -137,12 +176,13 @@ uint64_t lt_journal_first_seq(const char *path)
     if (fd < 0)
         return 0;
     if (pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) && get32(head) == MAGIC) {
-        size_t total =
-            lt_journal_record_size((size_t)head[24] | (size_t)head[25] << 8, get32(head + 28));
+        size_t total = lt_journal_record_size((size_t)head[O_SLEN] | (size_t)head[O_SLEN + 1] << 8,
+                                              get32(head + O_ELEN));
         lt_journal_record rec;
         size_t got = 0;
         if (total <= ((size_t)1 << 30) && (buf = malloc(total)) &&
-            pread(fd, buf, total, 0) == (ssize_t)total && !parse(buf, total, &rec, &got))
+            pread(fd, buf, total, 0) == (ssize_t)total &&
+            !parse(buf, total, seed_of(tag), &rec, &got))
             seq = rec.seq;
     }
     free(buf);
@@ -185,7 +225,8 @@ static int read_all(int fd, uint8_t *buf, size_t len)
     return 0;
 }
 
-int lt_journal_open(const char *path, uint64_t size, lt_journal **ret, lt_diag *reterr)
+int lt_journal_open(const char *path, uint64_t size, const char *tag, lt_journal **ret,
+                    lt_diag *reterr)
 {
     lt_journal *j = calloc(1, sizeof(*j));
     int r;
@@ -193,6 +234,8 @@ int lt_journal_open(const char *path, uint64_t size, lt_journal **ret, lt_diag *
         free(j);
         return fail(reterr, -ENOMEM, path, "open");
     }
+    j->seed = seed_of(tag);
+    j->fd = -1;
     j->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     struct stat st;
     if (j->fd < 0 || fstat(j->fd, &st) < 0) {
@@ -234,14 +277,14 @@ int lt_journal_replay(lt_journal *j, uint64_t after, lt_journal_fn fn, void *arg
                       lt_journal_scan_info *info)
 {
     if (j->image) /* at start: the whole file as found */
-        return lt_journal_scan(j->image, j->image_len, after, fn, arg, info);
+        return scan_seeded(j->image, j->image_len, j->seed, after, fn, arg, info);
     /* while serving: what was synced since the last reset */
     uint8_t *buf = malloc(j->tail ? (size_t)j->tail : 1);
     if (!buf)
         return -ENOMEM;
     int r = read_all(j->fd, buf, (size_t)j->tail);
     if (r == 0)
-        r = lt_journal_scan(buf, (size_t)j->tail, after, fn, arg, info);
+        r = scan_seeded(buf, (size_t)j->tail, j->seed, after, fn, arg, info);
     free(buf);
     return r;
 }
@@ -286,18 +329,21 @@ int lt_journal_add(lt_journal *j, uint64_t seq, int64_t accepted_at_ms, const ch
         j->buf = nb;
         j->cap = cap;
     }
+    if (!j->round)
+        j->round = new_round();
     uint8_t *p = j->buf + j->len;
-    put32(p, MAGIC);
-    put64(p + 8, seq);
-    put64(p + 16, (uint64_t)accepted_at_ms);
-    p[24] = (uint8_t)slen;
-    p[25] = (uint8_t)(slen >> 8);
-    p[26] = p[27] = 0;
-    put32(p + 28, (uint32_t)event_len);
+    put32(p + O_MAGIC, MAGIC);
+    put64(p + O_ROUND, j->round);
+    put64(p + O_SEQ, seq);
+    put64(p + O_TIME, (uint64_t)accepted_at_ms);
+    p[O_SLEN] = (uint8_t)slen;
+    p[O_SLEN + 1] = (uint8_t)(slen >> 8);
+    p[O_SLEN + 2] = p[O_SLEN + 3] = 0;
+    put32(p + O_ELEN, (uint32_t)event_len);
     memcpy(p + LT_JOURNAL_HEADER, sender, slen);
     if (event_len)
         memcpy(p + LT_JOURNAL_HEADER + slen, event, event_len);
-    put32(p + 4, crc_of(p + 8, total - 8));
+    put32(p + O_CRC, crc_more(j->seed, p + O_ROUND, total - O_ROUND));
     j->len += total;
     j->added++;
     return 0;
@@ -331,6 +377,7 @@ void lt_journal_discard(lt_journal *j)
 
 void lt_journal_reset(lt_journal *j)
 {
+    j->round = 0; /* the next round draws a new tag */
     j->tail = 0;
     j->len = 0;
     j->added = 0;

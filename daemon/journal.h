@@ -10,18 +10,23 @@
  * is above LMDB's last one, in order, before the daemon serves.
  *
  * File DATA_DIR/journal, a fixed size (store.journal_mb), allocated once.
- * Records follow each other from offset 0, little-endian:
+ * A round is what one open transaction holds: its records follow each other
+ * from offset 0 with consecutive seqs. Little-endian, 40-byte header:
  *
- *   u32 magic "LTJ1"   u32 crc32 (zlib) of everything after this field
+ *   u32 magic "LTJ2"   u32 crc32 (zlib), seeded with the store's id, of
+ *                      everything after this field
+ *   u64 round          random, the same for every record of a round
  *   u64 seq            i64 accepted_at_ms
  *   u16 sender length  u16 0   u32 event length
  *   sender bytes, then the Event's protobuf bytes
  *
- * After a reset, records of earlier rounds remain behind the new ones. They
- * carry lower seqs, so a scan skips every seq at or below LMDB's last one,
- * applies seq last+1, last+2, ... and stops at the first record that is
- * torn (bad magic, length or crc) or out of sequence. A torn record can only
- * be the last one written, which was never acknowledged.
+ * After a reset, records of earlier rounds remain behind the new ones. A
+ * replay therefore applies the front round only: nothing when its first seq
+ * is at or below LMDB's last (it was committed), else seq last+1, last+2, ...
+ * while the round tag matches, stopping at the first record that is torn
+ * (bad magic, length or crc: only the last write can be, and it was never
+ * acknowledged), of another round, or out of sequence. A journal written for
+ * another store (another store id) does not check at all.
  */
 #ifndef LT_JOURNAL_H
 #define LT_JOURNAL_H
@@ -32,12 +37,13 @@
 
 #include "error.h"
 
-#define LT_JOURNAL_HEADER 32
+#define LT_JOURNAL_HEADER 40
 
 typedef struct lt_journal lt_journal;
 
 /* One record, borrowed from the scanned buffer (sender is not NUL-terminated). */
 typedef struct lt_journal_record {
+    uint64_t round;
     uint64_t seq;
     int64_t accepted_at_ms;
     const char *sender;
@@ -50,31 +56,34 @@ typedef struct lt_journal_record {
 /* Why a scan ended, for the log. */
 typedef struct lt_journal_scan_info {
     uint64_t end;     /* offset where the scan stopped */
-    uint64_t skipped; /* records at or below `after` (already in LMDB) */
     uint64_t applied; /* records passed to fn */
-    const char *why;  /* "end of file", "no record", "torn record", "seq gap" */
+    const char *why;  /* "end of file", "no record", "torn record", "already in the store",
+                         "end of round", "seq gap", "stopped by the caller" */
 } lt_journal_scan_info;
 
 /* Called for each record in sequence; a non-zero return ends the scan with it. */
 typedef int (*lt_journal_fn)(void *arg, const lt_journal_record *rec);
 
-/* Scan buf (a journal's bytes) for the records after seq `after`, in order:
- * fn gets after+1, after+2, ... Pure: this is what the fuzzer drives.
+/* Scan buf (a journal's bytes, written for the store whose id is tag) for
+ * the front round's records after seq `after`, in order: fn gets after+1,
+ * after+2, ... Pure: this is what the fuzzer drives.
  * [out] info (may be NULL). Returns 0, or fn's non-zero return. */
-int lt_journal_scan(const uint8_t *buf, size_t len, uint64_t after, lt_journal_fn fn, void *arg,
-                    lt_journal_scan_info *info);
+int lt_journal_scan(const uint8_t *buf, size_t len, const char *tag, uint64_t after,
+                    lt_journal_fn fn, void *arg, lt_journal_scan_info *info);
 
 /* For readers in other processes (lienthongctl, tests): the seq of the
  * journal's first record, or 0 when there is none. The records since the
  * daemon's last commit start at the front, so while this is above LMDB's last
  * seq, acknowledged events are still on their way into LMDB. */
-uint64_t lt_journal_first_seq(const char *path);
+uint64_t lt_journal_first_seq(const char *path, const char *tag);
 
-/* Open or create PATH with room for size bytes of records (a larger existing
- * file keeps its size until lt_journal_reset). Reads the file for replay.
+/* Open or create PATH for the store whose id is tag, with room for size
+ * bytes of records (a larger existing file keeps its size). Reads the file
+ * for replay.
  * [out] ret: caller frees with lt_journal_close().
  * Returns 0 or -errno with reterr naming the file. */
-int lt_journal_open(const char *path, uint64_t size, lt_journal **ret, lt_diag *reterr);
+int lt_journal_open(const char *path, uint64_t size, const char *tag, lt_journal **ret,
+                    lt_diag *reterr);
 
 /* Scan the file as read at open or, after the first reset, what was synced
  * since the last one; see lt_journal_scan. Returns 0, fn's return, or -errno. */

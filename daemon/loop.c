@@ -154,7 +154,7 @@ static int stage_all(const lt_loop_parts *p, lt_store_txn *t, size_t budget, uin
 /* The open transaction is gone (aborted, or its commit failed) with events
  * that were journaled and acknowledged: put them into LMDB again from the
  * journal, committed, as a restart would. */
-static int recover_open(loop_state *ls, uint32_t *routed)
+static int recover_open(loop_state *ls)
 {
     const lt_loop_parts *p = ls->p;
     lt_journal_scan_info info;
@@ -162,12 +162,14 @@ static int recover_open(loop_state *ls, uint32_t *routed)
     int r = lt_apply_journal(p->store, p->cfg, p->journal, &info, &d);
     if (r < 0) {
         lt_log_err("journal replay failed err=\"%s\"", d.message[0] ? d.message : lt_strerror(r));
-        return r < 0 ? r : LT_ERR_STORE;
+        return r;
     }
     lt_log_info("journal replayed into the store events=%" PRIu64 " last_seq=%" PRIu64,
                 info.applied, lt_store_last_seq(p->store));
-    *routed |= ls->open_routed;
+    /* committed: their deliveries may go, whatever becomes of this pass */
+    lt_delivery_kick(p->delivery, ls->open_routed);
     ls->open_routed = 0;
+    ls->open_ms = 0;
     return 0;
 }
 
@@ -203,18 +205,18 @@ static int write_pass(loop_state *ls, bool stopping, uint32_t *routed, bool *ret
     bool only_ingest = !lt_delivery_has_staged(p->delivery) && !lt_stream_has_staged(p->stream) &&
                        !lt_control_has_staged(p->control);
     *ret_ok = *ret_journaled = false;
-    *routed = 0;
     for (int attempt = 0; attempt < 40; attempt++) {
         lt_store_txn *t = ls->open;
         bool had_open = t != NULL;
         int r = 0;
         ls->open = NULL;
+        *routed = 0;
         if (!t && (r = lt_store_txn_begin(p->store, true, careful, &t)) < 0)
             return r;
         r = stage_all(p, t, budget, routed, in);
         if (r == LT_APPLY_NEED_CAREFUL && !careful) {
             lt_store_txn_abort(&t);
-            if (had_open && (r = recover_open(ls, routed)) < 0)
+            if (had_open && (r = recover_open(ls)) < 0)
                 return r;
             careful = true;
             lt_log_warn("store full; retrying the pass event by event");
@@ -224,7 +226,7 @@ static int write_pass(loop_state *ls, bool stopping, uint32_t *routed, bool *ret
             lt_store_txn_abort(&t);
             if (r < 0)
                 return r;
-            return had_open && (r = recover_open(ls, routed)) < 0 ? r : LT_ERR_STORE_FULL;
+            return had_open && (r = recover_open(ls)) < 0 ? r : LT_ERR_STORE_FULL;
         }
         int64_t now = lt_time_now_ms();
         if (!careful && journal_this_pass(ls, only_ingest, stopping, now)) {
@@ -257,7 +259,7 @@ static int write_pass(loop_state *ls, bool stopping, uint32_t *routed, bool *ret
         }
         if (r != LT_ERR_STORE_FULL)
             return r;
-        if (had_open && (r = recover_open(ls, routed)) < 0)
+        if (had_open && (r = recover_open(ls)) < 0)
             return r;
         /* The events that fitted filled the map so the commit itself failed:
          * store fewer of them; at zero, answer the batch "store full". */

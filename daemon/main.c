@@ -110,8 +110,10 @@ static void unlink_ipc(const char *endpoint)
 }
 
 /* Open DATA_DIR/journal and put what it holds beyond the store's last seq
- * into the store (events acknowledged before a crash), before serving.
- * Returns 0, or -1 after logging why. */
+ * into the store (events acknowledged before a crash), before serving. With
+ * store.journal_mb 0 an existing journal is still replayed, then removed, so
+ * that turning the journal off never drops what it holds. Returns 0, or -1
+ * after logging why. */
 static int open_journal(const lt_config *cfg, lt_store *store, lt_journal **ret)
 {
     char path[4096];
@@ -119,25 +121,31 @@ static int open_journal(const lt_config *cfg, lt_store *store, lt_journal **ret)
     lt_diag_clear(&d);
     *ret = NULL;
     snprintf(path, sizeof(path), "%s/journal", cfg->data_dir);
-    if (cfg->journal_mb == 0) {
-        if (access(path, F_OK) == 0)
-            lt_log_warn("store.journal_mb is 0 but %s exists: if the daemon stopped on a crash "
-                        "while the journal was on, its last acknowledged events are in that "
-                        "file; start once with the journal on to replay them",
-                        path);
+    bool off = cfg->journal_mb == 0;
+    if (off && access(path, F_OK) != 0)
         return 0;
-    }
     lt_journal_scan_info info;
-    int r = lt_journal_open(path, (uint64_t)cfg->journal_mb << 20, ret, &d);
+    int r = lt_journal_open(path, (uint64_t)cfg->journal_mb << 20, lt_store_id(store), ret, &d);
     if (r == 0 && (r = lt_apply_journal(store, cfg, *ret, &info, &d)) == 0) {
         if (info.applied)
             lt_log_warn("journal replayed events=%" PRIu64 " last_seq=%" PRIu64
                         " file=%s (acknowledged before the daemon last stopped without "
                         "committing them)",
                         info.applied, lt_store_last_seq(store), path);
+        if (!off)
+            return 0;
+        lt_journal_close(ret);
+        if (unlink(path) < 0)
+            lt_log_warn("cannot remove %s (store.journal_mb is 0) err=\"%s\"", path,
+                        strerror(errno));
+        else
+            lt_log_info("journal removed file=%s (store.journal_mb is 0)", path);
         return 0;
     }
-    lt_log_err("journal failed err=\"%s\"", d.message[0] ? d.message : lt_strerror(r));
+    lt_log_err("journal failed err=\"%s\"%s", d.message[0] ? d.message : lt_strerror(r),
+               r == LT_ERR_STORE_FULL ? "; raise store.map_size_mb and restart: the events in "
+                                        "the journal were acknowledged and must go into the store"
+                                      : "");
     lt_journal_close(ret);
     return -1;
 }

@@ -7,11 +7,11 @@
  * scanned from an exact-size copy so a read past the end is caught. Nothing
  * may crash or read out of bounds; every record handed to the callback must
  * lie inside the buffer, start where the previous one ended or later, and
- * carry seq after+1, after+2, ... in order; the scan must end inside the
+ * carry seq after+1, after+2, ... in order and one round tag; the scan must end inside the
  * buffer (at its end when it says "end of file") and count what it applied.
  * Seeds: tests/fuzz/corpus/fuzz_journal/ (written with lt_journal_add and
- * lt_journal_sync: one record, three, a stale round behind a new one, a torn
- * last record, a seq gap).
+ * lt_journal_sync for the store id TAG below: one record, three, a stale
+ * round behind a new one, a torn last record, a seq gap).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,12 +19,15 @@
 
 #include "journal.h"
 
+#define TAG "fuzz-store"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct check {
     const uint8_t *buf;
     size_t len;
-    uint64_t next; /* the seq the next record must carry */
+    uint64_t next;  /* the seq the next record must carry */
+    uint64_t round; /* the round tag every record must carry, once seen */
     uint64_t end;  /* where the previous record ended */
     uint64_t n;
 } check;
@@ -34,8 +37,10 @@ static int check_record(void *arg, const lt_journal_record *rec)
     check *c = arg;
     const uint8_t *sender = (const uint8_t *)rec->sender;
 
-    if (rec->seq != c->next || rec->offset < c->end || rec->offset > c->len)
+    if (rec->seq != c->next || rec->offset < c->end || rec->offset > c->len ||
+        (c->n && rec->round != c->round))
         abort();
+    c->round = rec->round;
     size_t total = lt_journal_record_size(rec->sender_len, rec->event_len);
     if (total < LT_JOURNAL_HEADER || total > c->len - rec->offset)
         abort();
@@ -68,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     check c = { .buf = buf, .len = len, .next = after + 1 };
     lt_journal_scan_info info;
-    int r = lt_journal_scan(buf, len, after, check_record, &c, &info);
+    int r = lt_journal_scan(buf, len, TAG, after, check_record, &c, &info);
     if (r != 0 || info.end > len || info.end < c.end || info.applied != c.n || !info.why)
         abort();
     if (strcmp(info.why, "end of file") == 0 && info.end != len)

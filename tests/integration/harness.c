@@ -396,7 +396,7 @@ void lt_h_settle(lt_h *h, lt_store *s)
     char path[4096];
     snprintf(path, sizeof(path), "%s/journal", h->data_dir);
     for (int i = 0; i < 5000; i++) {
-        uint64_t first = lt_journal_first_seq(path);
+        uint64_t first = lt_journal_first_seq(path, lt_store_id(s));
         lt_store_stats st;
         if (!first || (lt_store_stats_get(s, &st) == 0 && st.last_seq >= first))
             return;

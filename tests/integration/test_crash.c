@@ -227,8 +227,9 @@ static int check_entry(uint64_t seq, const lt_stored_event *ev, void *arg)
 /* The journal alone: with journal_commit_ms far away and the load never
  * pausing, every acknowledgement comes from the journal, not from an LMDB
  * commit. kill -9 mid-load: with the daemon down the store lacks those events
- * and lienthongctl says where they are; the restart replays them, and every
- * acknowledged event is stored at the seq its acknowledgement named. */
+ * and lienthongctl says where they are. The restart, with the journal turned
+ * off in the config meanwhile, still replays them and then removes the file;
+ * every acknowledged event is stored at the seq its acknowledgement named. */
 static void journal_only(void)
 {
     enum { N = 3000, W = 16, KILL_AT = 2000 };
@@ -268,8 +269,14 @@ static void journal_only(void)
                "are:\n%s",
                out);
 
+    snprintf(h.extra_yaml, sizeof(h.extra_yaml), "store:\n  journal_mb: 0\n");
+    lt_h_write_config(&h);
     lt_h_start(&h);
     lt_h_check(lt_h_log_contains(&h, "journal replayed events="), "journal: no replay logged");
+    char jpath[400];
+    snprintf(jpath, sizeof(jpath), "%s/journal", h.data_dir);
+    lt_h_check(lt_h_log_contains(&h, "journal removed") && access(jpath, F_OK) != 0,
+               "journal: %s not removed after its replay with store.journal_mb 0", jpath);
     lt_store *st = lt_h_store(&h);
     lt_store_txn *t = NULL;
     lt_h_check(lt_store_txn_begin(st, false, false, &t) == 0, "read txn");
@@ -294,7 +301,8 @@ static void journal_only(void)
                (unsigned long long)stats.last_seq, (unsigned long long)stats.events,
                (unsigned long long)max_acked);
     printf("ok journal only: %d acknowledged from the journal, kill -9, stats named the journal, "
-           "restart replayed them: all %d stored at their seqs (last_seq %llu)\n",
+           "restart with journal_mb 0 replayed and removed it: all %d stored at their seqs "
+           "(last_seq %llu)\n",
            got, stored, (unsigned long long)stats.last_seq);
     lt_h_free(&h);
 }

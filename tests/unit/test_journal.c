@@ -3,9 +3,10 @@
  * (lt_apply_journal, daemon/apply.h). The journal is what lets the daemon
  * acknowledge an event before LMDB holds it, so what matters is: records
  * come back byte for byte and in order after a close; nothing unsynced is
- * ever read back; after a reset, stale records of the earlier round are
- * skipped, never applied; a torn tail, a seq gap or a cut buffer stops the
- * scan cleanly; and a replay either puts every record into the store under
+ * ever read back; after a reset, records of the earlier round are never
+ * applied, even when they line up with the new round's seqs; a journal of
+ * another store is not read; a torn tail, a seq gap or a cut buffer stops
+ * the scan cleanly; and a replay either puts every record into the store under
  * its own seq or changes nothing and says which record failed. */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,7 @@
 // clang-format on
 
 #define SENDER "motcua-hcm"
+#define TAG    "store-0f3a"  /* the store id the journal belongs to */
 #define T0_MS  1795512600000LL
 #define SIZE   (64u << 10) /* the journal file of most tests */
 
@@ -93,7 +95,7 @@ static void open_journal(env *e, uint64_t size)
     lt_diag d;
 
     lt_diag_clear(&d);
-    int r = lt_journal_open(e->path, size, &e->j, &d);
+    int r = lt_journal_open(e->path, size, TAG, &e->j, &d);
     if (r != 0)
         fail_msg("open %s: %s: %s", e->path, lt_strerror(r), d.message);
     assert_non_null(e->j);
@@ -236,7 +238,6 @@ static void open_creates_the_file_and_records_survive_a_reopen(void **state)
     s = replay(e, 0, &info);
     expect_records(&s, 1, 5);
     assert_int_equal(info.applied, 5);
-    assert_int_equal(info.skipped, 0);
     assert_string_equal(info.why, "no record"); /* the zeroed rest of the file */
     uint64_t off = 0;
     for (int i = 0; i < 5; i++) {
@@ -245,11 +246,14 @@ static void open_creates_the_file_and_records_survive_a_reopen(void **state)
     }
     assert_int_equal(info.end, off);
 
-    /* LMDB holds up to 3: only 4 and 5 come back */
+    /* a round is committed whole: LMDB holding its first seq holds it all */
     s = replay(e, 3, &info);
-    expect_records(&s, 4, 2);
-    assert_int_equal(info.skipped, 3);
-    assert_int_equal(info.applied, 2);
+    assert_int_equal(s.n, 0);
+    assert_string_equal(info.why, "already in the store");
+    assert_int_equal(info.end, 0);
+    /* LMDB short of the round's first seq: a gap, nothing applied */
+    s = replay(e, 0, &info);
+    expect_records(&s, 1, 5);
 
     /* a callback's non-zero return ends the scan with it, at that record */
     memset(&s, 0, sizeof(s));
@@ -309,7 +313,7 @@ static void bookkeeping_no_room_and_discard(void **state)
     size_t room = (size_t)lt_journal_room(e->j);
     assert_int_equal(lt_journal_add(e->j, 3, T0_MS, "x", big, 0), 0); /* fits */
     lt_journal_discard(e->j);
-    char sender[80];
+    char sender[160];
     memset(sender, 's', sizeof(sender) - 1);
     sender[sizeof(sender) - 1] = '\0';
     /* exactly the room fits, one byte more does not */
@@ -354,7 +358,7 @@ static void bookkeeping_no_room_and_discard(void **state)
     assert_int_equal(s.n, 0);
 }
 
-static void after_a_reset_stale_records_are_skipped_not_applied(void **state)
+static void after_a_reset_stale_records_are_never_applied(void **state)
 {
     env *e = *state;
     lt_journal_scan_info info;
@@ -381,7 +385,7 @@ static void after_a_reset_stale_records_are_skipped_not_applied(void **state)
     assert_string_equal(info.why, "end of file");
 
     reopen_journal(e, SIZE);
-    assert_int_equal(lt_journal_first_seq(e->path), 6);
+    assert_int_equal(lt_journal_first_seq(e->path, TAG), 6);
     s = replay(e, 5, &info);
     expect_records(&s, 6, 2);
     assert_int_equal(info.applied, 2);
@@ -392,12 +396,13 @@ static void after_a_reset_stale_records_are_skipped_not_applied(void **state)
     /* with LMDB at 7, nothing */
     s = replay(e, 7, &info);
     assert_int_equal(s.n, 0);
-    assert_int_equal(info.skipped, 2);
+    assert_string_equal(info.why, "already in the store");
 }
 
-/* The same with records of equal size, so the stale ones line up and are
- * certainly read (and skipped) behind the new round. */
-static void stale_records_that_line_up_are_counted_as_skipped(void **state)
+/* Records of equal size, so the earlier round's line up behind the new one;
+ * and a record of round one whose seq follows round two's last one, as a
+ * crash can leave behind a torn record: the round tag keeps it out. */
+static void stale_records_that_line_up_are_not_applied(void **state)
 {
     env *e = *state;
     lt_journal_scan_info info;
@@ -405,36 +410,62 @@ static void stale_records_that_line_up_are_counted_as_skipped(void **state)
 
     memset(ev, 0xAB, sizeof(ev));
     open_journal(e, SIZE);
-    for (uint64_t seq = 1; seq <= 4; seq++)
+    /* round one: 5..8 written; say 5 was torn by a crash, so LMDB kept 4 */
+    for (uint64_t seq = 5; seq <= 8; seq++)
         assert_int_equal(lt_journal_add(e->j, seq, T0_MS, SENDER, ev, sizeof(ev)), 0);
     assert_int_equal(lt_journal_sync(e->j), 0);
     lt_journal_reset(e->j);
+    /* round two after the restart: 5 and 6, new events, over the front */
     for (uint64_t seq = 5; seq <= 6; seq++)
         assert_int_equal(lt_journal_add(e->j, seq, T0_MS, SENDER, ev, sizeof(ev)), 0);
     assert_int_equal(lt_journal_sync(e->j), 0);
     reopen_journal(e, SIZE);
 
-    /* LMDB holds 1..4: 5 and 6 are applied, the stale 3 and 4 skipped */
+    /* LMDB holds 1..4: 5 and 6 are applied; round one's 7 and 8, next in
+     * line by seq, are of another round and are not */
     seen s = replay(e, 4, &info);
     assert_int_equal(s.n, 2);
     assert_int_equal(s.seq[0], 5);
     assert_int_equal(s.seq[1], 6);
     assert_int_equal(info.applied, 2);
-    assert_int_equal(info.skipped, 2);
-    assert_string_equal(info.why, "no record");
-    assert_int_equal(info.end, 4 * lt_journal_record_size(strlen(SENDER), sizeof(ev)));
+    assert_string_equal(info.why, "end of round");
+    assert_int_equal(info.end, 2 * lt_journal_record_size(strlen(SENDER), sizeof(ev)));
 
     /* LMDB holds 1..6 (the crash came after the commit): nothing to apply */
     s = replay(e, 6, &info);
     assert_int_equal(s.n, 0);
-    assert_int_equal(info.applied, 0);
-    assert_int_equal(info.skipped, 4);
+    assert_string_equal(info.why, "already in the store");
 
-    /* LMDB holds only up to 3 would mean 4 is gone: 5 is a gap, nothing applied */
+    /* LMDB holding only up to 3 would mean 4 is gone: 5 is a gap, nothing applied */
     s = replay(e, 3, &info);
     assert_int_equal(s.n, 0);
     assert_string_equal(info.why, "seq gap");
     assert_int_equal(info.end, 0);
+}
+
+/* A journal belongs to one store: with another store's id nothing checks. */
+static void a_journal_of_another_store_is_not_read(void **state)
+{
+    env *e = *state;
+    lt_journal_scan_info info;
+
+    open_journal(e, SIZE);
+    add(e, 1);
+    add(e, 2);
+    assert_int_equal(lt_journal_sync(e->j), 0);
+    lt_journal_close(&e->j);
+    assert_int_equal(lt_journal_first_seq(e->path, TAG), 1);
+    assert_int_equal(lt_journal_first_seq(e->path, "store-other"), 0);
+    size_t len;
+    uint8_t *file = read_file(e->path, &len);
+    seen s;
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(lt_journal_scan(file, len, "store-other", 0, collect, &s, &info), 0);
+    assert_int_equal(s.n, 0);
+    assert_string_equal(info.why, "torn record");
+    assert_int_equal(lt_journal_scan(file, len, TAG, 0, collect, &s, &info), 0);
+    expect_records(&s, 1, 2);
+    free(file);
 }
 
 static void a_torn_last_record_ends_the_scan(void **state)
@@ -460,7 +491,7 @@ static void a_torn_last_record_ends_the_scan(void **state)
     /* a torn header (a length beyond the file) is torn too */
     lt_journal_close(&e->j);
     for (int i = 0; i < 4; i++)
-        poke(e->path, last + 28 + (uint64_t)i, 0xFF);
+        poke(e->path, last + 36 + (uint64_t)i, 0xFF); /* event length */
     open_journal(e, SIZE);
     s = replay(e, 0, &info);
     expect_records(&s, 1, 2);
@@ -494,7 +525,7 @@ static void a_seq_gap_or_a_cut_buffer_ends_the_scan(void **state)
     uint8_t *file = read_file(e->path, &len);
     seen s;
     memset(&s, 0, sizeof(s));
-    assert_int_equal(lt_journal_scan(file, len, 0, collect, &s, &info), 0);
+    assert_int_equal(lt_journal_scan(file, len, TAG, 0, collect, &s, &info), 0);
     expect_records(&s, 1, 2);
     assert_string_equal(info.why, "seq gap");
     assert_int_equal(info.end, size_of(1) + size_of(2));
@@ -507,7 +538,7 @@ static void a_seq_gap_or_a_cut_buffer_ends_the_scan(void **state)
         assert_non_null(buf);
         memcpy(buf, file, cut);
         memset(&s, 0, sizeof(s));
-        assert_int_equal(lt_journal_scan(buf, cut, 0, collect, &s, &info), 0);
+        assert_int_equal(lt_journal_scan(buf, cut, TAG, 0, collect, &s, &info), 0);
         int want = cut >= whole ? 2 : cut >= size_of(1) ? 1 : 0;
         expect_records(&s, 1, want);
         assert_true(info.end <= cut);
@@ -527,7 +558,7 @@ static void a_seq_gap_or_a_cut_buffer_ends_the_scan(void **state)
 
     /* an empty buffer */
     memset(&s, 0, sizeof(s));
-    assert_int_equal(lt_journal_scan((const uint8_t *)"", 0, 0, collect, &s, &info), 0);
+    assert_int_equal(lt_journal_scan((const uint8_t *)"", 0, TAG, 0, collect, &s, &info), 0);
     assert_int_equal(s.n, 0);
     assert_int_equal(info.end, 0);
     assert_string_equal(info.why, "end of file");
@@ -537,28 +568,28 @@ static void first_seq_of_missing_empty_zeroed_and_written_files(void **state)
 {
     env *e = *state;
 
-    assert_int_equal(lt_journal_first_seq(e->path), 0); /* missing */
+    assert_int_equal(lt_journal_first_seq(e->path, TAG), 0); /* missing */
     FILE *f = fopen(e->path, "w");
     assert_non_null(f);
     fclose(f);
-    assert_int_equal(lt_journal_first_seq(e->path), 0); /* empty */
+    assert_int_equal(lt_journal_first_seq(e->path, TAG), 0); /* empty */
     open_journal(e, SIZE);
-    assert_int_equal(lt_journal_first_seq(e->path), 0); /* zeroed */
+    assert_int_equal(lt_journal_first_seq(e->path, TAG), 0); /* zeroed */
     add(e, 41);
-    assert_int_equal(lt_journal_first_seq(e->path), 0); /* added, not written */
+    assert_int_equal(lt_journal_first_seq(e->path, TAG), 0); /* added, not written */
     assert_int_equal(lt_journal_sync(e->j), 0);
-    assert_int_equal(lt_journal_first_seq(e->path), 41);
+    assert_int_equal(lt_journal_first_seq(e->path, TAG), 41);
     add(e, 42);
     assert_int_equal(lt_journal_sync(e->j), 0);
-    assert_int_equal(lt_journal_first_seq(e->path), 41);
+    assert_int_equal(lt_journal_first_seq(e->path, TAG), 41);
     /* after a reset the front is the new round's */
     lt_journal_reset(e->j);
     add(e, 43);
     assert_int_equal(lt_journal_sync(e->j), 0);
-    assert_int_equal(lt_journal_first_seq(e->path), 43);
+    assert_int_equal(lt_journal_first_seq(e->path, TAG), 43);
     /* a torn first record is none */
     poke(e->path, 10, 0x77);
-    assert_int_equal(lt_journal_first_seq(e->path), 0);
+    assert_int_equal(lt_journal_first_seq(e->path, TAG), 0);
 }
 
 /* ---- replay into the store ---- */
@@ -662,7 +693,7 @@ static void replay_puts_the_records_into_the_store_and_resets(void **state)
     reopen_journal(e, SIZE);
     assert_int_equal(lt_apply_journal(e->s, e->cfg, e->j, &info, &d), 0);
     assert_int_equal(info.applied, 0);
-    assert_int_equal(info.skipped, 2);
+    assert_string_equal(info.why, "already in the store");
     assert_int_equal(lt_store_last_seq(e->s), 2);
 
     /* while serving (no reopen): synced records replay from the file too */
@@ -739,9 +770,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(open_creates_the_file_and_records_survive_a_reopen, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(bookkeeping_no_room_and_discard, setup, teardown),
-        cmocka_unit_test_setup_teardown(after_a_reset_stale_records_are_skipped_not_applied, setup,
+        cmocka_unit_test_setup_teardown(after_a_reset_stale_records_are_never_applied, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(stale_records_that_line_up_are_counted_as_skipped, setup,
+        cmocka_unit_test_setup_teardown(stale_records_that_line_up_are_not_applied, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_journal_of_another_store_is_not_read, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_torn_last_record_ends_the_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(a_seq_gap_or_a_cut_buffer_ends_the_scan, setup, teardown),
