@@ -13,12 +13,18 @@
 #include "log.h"
 #include "timefmt.h"
 
-#define MAX_ITEMS             (LT_CONFIG_MAX_AGENCIES + 8)
-#define STATUS_EVERY_MS       5000
-#define LMDB_PER_JOURNAL_BYTE 8 /* map bytes an event may take per journal byte, at most */
-#define QUIET_MS                                                                                   \
-    1 /* a transaction left open by journaled passes is committed                                  \
-         once the ingest socket is quiet this long */
+#define MAX_ITEMS       (LT_CONFIG_MAX_AGENCIES + 8)
+#define STATUS_EVERY_MS 5000
+
+/* The ingest journal (journal.h): a transaction left open by journaled
+ * passes is committed once the ingest socket is quiet for QUIET_MS, and
+ * under load within store.journal_commit_ms, or ROUTED_COMMIT_MS once it
+ * holds an event owed to an agency (its delivery starts after the commit).
+ * Journaling stops while the map's fill plus LMDB_PER_JOURNAL_BYTE times the
+ * open round's journal bytes would pass the 80% warning. */
+#define QUIET_MS              1
+#define ROUTED_COMMIT_MS      5
+#define LMDB_PER_JOURNAL_BYTE 8
 
 typedef struct loop_state {
     const lt_loop_parts *p;
@@ -174,15 +180,19 @@ static int recover_open(loop_state *ls)
 }
 
 /* May this pass's events be acknowledged from the journal, leaving the
- * transaction open? Only new events in it, within store.journal_commit_ms and
+ * transaction open? Only new events in it, within store.journal_commit_ms
+ * (ROUTED_COMMIT_MS once it holds an event owed to an agency) and
  * the journal's room, and while the map keeps room below the 80% warning for
  * LMDB_PER_JOURNAL_BYTE times what the open transaction holds: the fill
  * warnings then come from commits as before, and a replay always fits. */
 static bool journal_this_pass(loop_state *ls, bool only_ingest, bool stopping, int64_t now)
 {
     const lt_loop_parts *p = ls->p;
+    int64_t max_age = p->cfg->journal_commit_ms;
+    if (ls->open_routed && max_age > ROUTED_COMMIT_MS)
+        max_age = ROUTED_COMMIT_MS; /* agencies wait for these: deliveries start after the commit */
     if (!p->journal || !only_ingest || stopping || lt_ingest_pending(p->ingest) == 0 ||
-        (ls->open_ms && now - ls->open_ms >= p->cfg->journal_commit_ms))
+        (ls->open_ms && now - ls->open_ms >= max_age))
         return false;
     uint64_t add = lt_ingest_journal_bytes(p->ingest), used = 0, size = 0;
     if (add > lt_journal_room(p->journal))
