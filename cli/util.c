@@ -107,8 +107,10 @@ static void wait_for_journal(const char *dir, const lt_config *cfg, lt_store *s)
     snprintf(path, sizeof(path), "%s/journal", dir);
     int wait_ms = JOURNAL_WAIT_MS + (cfg ? (int)cfg->journal_commit_ms : 0);
     int64_t deadline = ctl_mono_ms() + wait_ms;
+    /* what had been acknowledged when the command started: later rounds
+     * keep starting at the journal's front under load, and are not waited for */
+    uint64_t first = lt_journal_first_seq(path, lt_store_id(s));
     for (;;) {
-        uint64_t first = lt_journal_first_seq(path, lt_store_id(s));
         lt_store_stats st;
         if (!first || lt_store_stats_get(s, &st) < 0 || st.last_seq >= first)
             return;

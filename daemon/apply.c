@@ -193,6 +193,12 @@ int lt_apply_journal(lt_store *s, const lt_config *cfg, lt_journal *j, lt_journa
     r = lt_journal_replay(j, lt_store_last_seq(s), replay_one, &rp, info);
     if (r < 0 && !reterr->message[0])
         lt_diag_set(reterr, r, 0, "", "%s: read: %s", rp.path, lt_strerror(r));
+    if (r == 0 && info->applied == 0 && strcmp(info->why, "seq gap") == 0)
+        r = lt_diag_set(reterr, LT_ERR_STORE, 0, "",
+                        "%s: its events start at seq %" PRIu64 " but the store ends at %" PRIu64
+                        ": they cannot be replayed (was data.mdb restored from a backup, or "
+                        "replaced?). Move the file away to start without them",
+                        rp.path, info->seq, lt_store_last_seq(s));
     if (r != 0 || info->applied == 0) {
         lt_store_txn_abort(&rp.t);
         if (r == 0)

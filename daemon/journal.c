@@ -134,6 +134,7 @@ static int scan_seeded(const uint8_t *buf, size_t len, uint32_t seed, uint64_t a
             info->why = why;
             break;
         }
+        info->seq = rec.seq;
         if (pos == 0 && rec.seq <= after) { /* the last round was committed */
             info->why = "already in the store";
             break;
@@ -155,6 +156,7 @@ static int scan_seeded(const uint8_t *buf, size_t len, uint32_t seed, uint64_t a
             return r;
         }
         info->applied++;
+        info->seq = 0;
         next++;
         pos += total;
     }

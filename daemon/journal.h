@@ -1,7 +1,7 @@
 /* journal.h - the ingest journal: acknowledged events that are not in LMDB yet.
  *
- * Under load the loop keeps one LMDB write transaction open across passes and
- * acknowledges each pass's accepted events after writing them here: one
+ * The loop keeps one LMDB write transaction open across passes holding only
+ * new events, and acknowledges each pass's accepted events after writing them here: one
  * sequential write and one fdatasync (a commit of the same events into LMDB
  * writes scattered B-tree pages and flushes twice). The open transaction is
  * committed within store.journal_commit_ms, when the journal is full, and as
@@ -9,7 +9,8 @@
  * After a crash, lt_apply_journal() (apply.h) replays the records whose seq
  * is above LMDB's last one, in order, before the daemon serves.
  *
- * File DATA_DIR/journal, a fixed size (store.journal_mb), allocated once.
+ * File DATA_DIR/journal, allocated when created at store.journal_mb (a
+ * larger existing file keeps its size, a smaller one is grown).
  * A round is what one open transaction holds: its records follow each other
  * from offset 0 with consecutive seqs. Little-endian, 40-byte header:
  *
@@ -57,6 +58,7 @@ typedef struct lt_journal_record {
 typedef struct lt_journal_scan_info {
     uint64_t end;     /* offset where the scan stopped */
     uint64_t applied; /* records passed to fn */
+    uint64_t seq;     /* the seq of the record the scan stopped at, 0 if none */
     const char *why;  /* "end of file", "no record", "torn record", "already in the store",
                          "end of round", "seq gap", "stopped by the caller" */
 } lt_journal_scan_info;

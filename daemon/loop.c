@@ -165,7 +165,12 @@ static int recover_open(loop_state *ls)
     const lt_loop_parts *p = ls->p;
     lt_journal_scan_info info;
     lt_diag d;
+    uint64_t records = lt_journal_records(p->journal);
     int r = lt_apply_journal(p->store, p->cfg, p->journal, &info, &d);
+    if (r == 0 && info.applied != records)
+        r = lt_diag_set(&d, LT_ERR_STORE, 0, "",
+                        "%s: %" PRIu64 " of the %" PRIu64 " journaled events replayed (%s)",
+                        lt_journal_path(p->journal), info.applied, records, info.why);
     if (r < 0) {
         lt_log_err("journal replay failed err=\"%s\"", d.message[0] ? d.message : lt_strerror(r));
         return r;

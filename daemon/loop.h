@@ -7,12 +7,12 @@
  * attempts, read subscriber and control requests; then write everything
  * staged (events with their outbox rows, delivery outcomes, results, cursor
  * moves, operator commands) in one LMDB transaction and commit it durably;
- * only then reply, send new deliveries and stream records. Under load (more
- * submissions already waiting) a pass holding only new events is instead
- * written to the journal (journal.h) and acknowledged after its fdatasync;
- * the transaction stays open for the next passes and is committed as soon as
- * nothing is waiting, within store.journal_commit_ms, when the journal is
- * full, or with any other work. Deliveries of journaled events start after
+ * only then reply, send new deliveries and stream records. A pass holding
+ * only new events is instead written to the journal (journal.h) and
+ * acknowledged after its fdatasync; the transaction stays open for the next
+ * passes and is committed once the ingest socket is quiet for 1 ms, within
+ * store.journal_commit_ms (5 ms once it holds a routed event), when the
+ * journal is full, or with any other work. Deliveries of journaled events start after
  * that commit. A full map is
  * retried event by event, then with fewer events; any other commit failure
  * replies nothing and returns an error (the daemon exits 3, a restart

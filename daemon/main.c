@@ -85,7 +85,13 @@ static int lock_data_dir(const char *dir)
         lt_log_err("cannot open %s err=\"%s\"", path, strerror(errno));
         return -1;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    /* a few tries: lienthongctl takes a shared lock for a moment to see
+     * whether a daemon runs */
+    int locked = -1;
+    for (int i = 0; i < 20 && (locked = flock(fd, LOCK_EX | LOCK_NB)) < 0 && errno == EWOULDBLOCK;
+         i++)
+        usleep(10000);
+    if (locked < 0) {
         char pid[32] = "";
         ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
         pid[n > 0 ? n : 0] = '\0';

@@ -707,6 +707,31 @@ static void replay_puts_the_records_into_the_store_and_resets(void **state)
     assert_int_equal(lt_journal_records(e->j), 0);
 }
 
+/* A journal ahead of the store (data.mdb restored from a backup beside a
+ * newer journal): its events cannot follow the store's seqs. The replay
+ * refuses, says what to do, and leaves both as they are. */
+static void a_journal_ahead_of_the_store_refuses_the_replay(void **state)
+{
+    env *e = *state;
+    lt_journal_scan_info info;
+    lt_diag d;
+
+    open_store_and_config(e);
+    open_journal(e, SIZE);
+    add_event(e, 5, "ev-5", "D1", 2);
+    add_event(e, 6, "ev-6", "D1", 4);
+    assert_int_equal(lt_journal_sync(e->j), 0);
+    reopen_journal(e, SIZE);
+    lt_diag_clear(&d);
+    assert_int_equal(lt_apply_journal(e->s, e->cfg, e->j, &info, &d), LT_ERR_STORE);
+    if (!strstr(d.message, e->path) || !strstr(d.message, "start at seq 5") ||
+        !strstr(d.message, "store ends at 0") || !strstr(d.message, "Move the file away"))
+        fail_msg("diag: %s", d.message);
+    assert_int_equal(lt_store_last_seq(e->s), 0);
+    seen s = replay(e, 4, &info);
+    assert_int_equal(s.n, 2);
+}
+
 static void a_record_the_store_would_not_take_as_its_seq_fails_the_replay(void **state)
 {
     env *e = *state;
@@ -781,6 +806,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(first_seq_of_missing_empty_zeroed_and_written_files, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(replay_puts_the_records_into_the_store_and_resets, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_journal_ahead_of_the_store_refuses_the_replay, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
             a_record_the_store_would_not_take_as_its_seq_fails_the_replay, setup, teardown),
