@@ -237,7 +237,6 @@ int lt_journal_open(const char *path, uint64_t size, const char *tag, lt_journal
         return fail(reterr, -ENOMEM, path, "open");
     }
     j->seed = seed_of(tag);
-    j->fd = -1;
     j->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     struct stat st;
     if (j->fd < 0 || fstat(j->fd, &st) < 0) {
