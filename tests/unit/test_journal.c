@@ -662,19 +662,29 @@ static uint64_t stored_seq(env *e, const char *event_id)
     return r == 0 ? seq : 0;
 }
 
+/* A store, and a journal holding D1's ACCEPTED then IN_PROGRESS at seqs
+ * first and first+1 (the second depends on the first's state), reopened as
+ * after a crash that LMDB never saw them. */
+static void store_and_two_journaled_events(env *e, uint64_t first)
+{
+    char id1[16], id2[16];
+    snprintf(id1, sizeof(id1), "ev-%llu", (unsigned long long)first);
+    snprintf(id2, sizeof(id2), "ev-%llu", (unsigned long long)first + 1);
+    open_store_and_config(e);
+    open_journal(e, SIZE);
+    add_event(e, first, id1, "D1", 2);
+    add_event(e, first + 1, id2, "D1", 4);
+    assert_int_equal(lt_journal_sync(e->j), 0);
+    reopen_journal(e, SIZE);
+}
+
 static void replay_puts_the_records_into_the_store_and_resets(void **state)
 {
     env *e = *state;
     lt_journal_scan_info info;
     lt_diag d;
 
-    open_store_and_config(e);
-    open_journal(e, SIZE);
-    add_event(e, 1, "ev-1", "D1", 2);
-    add_event(e, 2, "ev-2", "D1", 4); /* depends on 1's state, in the same transaction */
-    assert_int_equal(lt_journal_sync(e->j), 0);
-    /* the crash: LMDB never saw them; the daemon starts again */
-    reopen_journal(e, SIZE);
+    store_and_two_journaled_events(e, 1);
     assert_int_equal(lt_store_last_seq(e->s), 0);
 
     assert_int_equal(lt_apply_journal(e->s, e->cfg, e->j, &info, &d), 0);
@@ -716,12 +726,7 @@ static void a_journal_ahead_of_the_store_refuses_the_replay(void **state)
     lt_journal_scan_info info;
     lt_diag d;
 
-    open_store_and_config(e);
-    open_journal(e, SIZE);
-    add_event(e, 5, "ev-5", "D1", 2);
-    add_event(e, 6, "ev-6", "D1", 4);
-    assert_int_equal(lt_journal_sync(e->j), 0);
-    reopen_journal(e, SIZE);
+    store_and_two_journaled_events(e, 5);
     lt_diag_clear(&d);
     assert_int_equal(lt_apply_journal(e->s, e->cfg, e->j, &info, &d), LT_ERR_STORE);
     if (!strstr(d.message, e->path) || !strstr(d.message, "start at seq 5") ||
