@@ -28,7 +28,7 @@ typedef struct check {
     size_t len;
     uint64_t next;  /* the seq the next record must carry */
     uint64_t round; /* the round tag every record must carry, once seen */
-    uint64_t end;  /* where the previous record ended */
+    uint64_t end;   /* where the previous record ended */
     uint64_t n;
 } check;
 

@@ -34,7 +34,7 @@
 // clang-format on
 
 #define SENDER "motcua-hcm"
-#define TAG    "store-0f3a"  /* the store id the journal belongs to */
+#define TAG    "store-0f3a" /* the store id the journal belongs to */
 #define T0_MS  1795512600000LL
 #define SIZE   (64u << 10) /* the journal file of most tests */
 
@@ -804,8 +804,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(stale_records_that_line_up_are_not_applied, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(a_journal_of_another_store_is_not_read, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(a_journal_of_another_store_is_not_read, setup, teardown),
         cmocka_unit_test_setup_teardown(a_torn_last_record_ends_the_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(a_seq_gap_or_a_cut_buffer_ends_the_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(first_seq_of_missing_empty_zeroed_and_written_files, setup,
