@@ -4,9 +4,11 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "ctl.h"
+#include "journal.h"
 #include "timefmt.h"
 #include "validate.h"
 
@@ -232,7 +234,28 @@ static double pct(uint64_t part, uint64_t whole)
     return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-static void stats_json(const lt_store_stats *st)
+/* The ingest journal (daemon/journal.h) beside the store: its size, and the
+ * first seq it holds that the store does not (0: none). */
+typedef struct journal_view {
+    uint64_t size;
+    uint64_t unstored;
+} journal_view;
+
+static journal_view journal_of(const char *dir, lt_store *s, uint64_t last_seq)
+{
+    char path[4096];
+    struct stat sb;
+    journal_view v = { 0, 0 };
+    snprintf(path, sizeof(path), "%s/journal", dir);
+    if (stat(path, &sb) == 0)
+        v.size = (uint64_t)sb.st_size;
+    uint64_t first = lt_journal_first_seq(path, lt_store_id(s));
+    if (first > last_seq)
+        v.unstored = first;
+    return v;
+}
+
+static void stats_json(const lt_store_stats *st, const journal_view *j)
 {
     printf("{\"last_seq\":%" PRIu64 ",\"events\":%" PRIu64
            ",\"events_by_kind\":{\"status\":%" PRIu64 ",\"result\":%" PRIu64 "}"
@@ -241,9 +264,10 @@ static void stats_json(const lt_store_stats *st)
     for (int i = 1; i <= 10; i++)
         printf("%s\"%s\":%" PRIu64, i > 1 ? "," : "", lt_status_name(i), st->by_status[i]);
     printf("},\"file_size\":%" PRIu64 ",\"map_size\":%" PRIu64 ",\"map_used\":%" PRIu64
-           ",\"map_used_pct\":%.2f,\"readers_used\":%u,\"max_readers\":%u}\n",
+           ",\"map_used_pct\":%.2f,\"readers_used\":%u,\"max_readers\":%u"
+           ",\"journal_size\":%" PRIu64 ",\"journal_unstored_from\":%" PRIu64 "}\n",
            st->file_size, st->map_size, st->map_used, pct(st->map_used, st->map_size),
-           st->readers_used, st->max_readers);
+           st->readers_used, st->max_readers, j->size, j->unstored);
 }
 
 /* Format a byte count with a binary unit. */
@@ -261,7 +285,7 @@ static const char *human_size(uint64_t n, char *buf, size_t size)
     return buf;
 }
 
-static void stats_human(const lt_store_stats *st, const char *dir)
+static void stats_human(const lt_store_stats *st, const char *dir, const journal_view *j)
 {
     printf("store        %s\n", dir);
     printf("last_seq     %" PRIu64 "\n", st->last_seq);
@@ -278,6 +302,15 @@ static void stats_human(const lt_store_stats *st, const char *dir)
            human_size(st->map_used, a, sizeof(a)), human_size(st->map_size, b, sizeof(b)),
            pct(st->map_used, st->map_size), st->map_used, st->map_size);
     printf("readers      %u of %u in use\n", st->readers_used, st->max_readers);
+    if (!j->size)
+        printf("journal      none (store.journal_mb: 0, or the daemon never ran)\n");
+    else if (!j->unstored)
+        printf("journal      %s; every event it holds is in the store\n",
+               human_size(j->size, a, sizeof(a)));
+    else
+        printf("journal      %s; events from seq %" PRIu64 " on are acknowledged and not in the "
+               "store yet (the daemon commits them; after a crash, when it starts)\n",
+               human_size(j->size, a, sizeof(a)), j->unstored);
 }
 
 int ctl_cmd_stats(ctl *c)
@@ -293,10 +326,11 @@ int ctl_cmd_stats(ctl *c)
         lt_store_close(&s);
         return EXIT_USAGE;
     }
+    journal_view j = journal_of(c->data_dir, s, st.last_seq);
     if (c->json)
-        stats_json(&st);
+        stats_json(&st, &j);
     else
-        stats_human(&st, c->data_dir);
+        stats_human(&st, c->data_dir, &j);
     lt_store_close(&s);
     return EXIT_OK;
 }
