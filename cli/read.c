@@ -245,13 +245,9 @@ static journal_view journal_of(const char *dir, lt_store *s, uint64_t last_seq)
 {
     char path[4096];
     struct stat sb;
-    journal_view v = { 0, 0 };
-    snprintf(path, sizeof(path), "%s/journal", dir);
-    if (stat(path, &sb) == 0)
+    journal_view v = { 0, lt_journal_unstored(dir, lt_store_id(s), last_seq) };
+    if (stat(lt_journal_path_in(dir, path, sizeof(path)), &sb) == 0)
         v.size = (uint64_t)sb.st_size;
-    uint64_t first = lt_journal_first_seq(path, lt_store_id(s));
-    if (first > last_seq)
-        v.unstored = first;
     return v;
 }
 

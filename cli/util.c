@@ -104,22 +104,20 @@ static bool daemon_running(const char *dir)
 static void wait_for_journal(const char *dir, const lt_config *cfg, lt_store *s)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/journal", dir);
     int wait_ms = JOURNAL_WAIT_MS + (cfg ? (int)cfg->journal_commit_ms : 0);
     int64_t deadline = ctl_mono_ms() + wait_ms;
-    /* what had been acknowledged when the command started: later rounds
-     * keep starting at the journal's front under load, and are not waited for */
-    uint64_t first = lt_journal_first_seq(path, lt_store_id(s));
-    for (;;) {
-        lt_store_stats st;
-        if (!first || lt_store_stats_get(s, &st) < 0 || st.last_seq >= first)
-            return;
+    lt_store_stats st;
+    if (lt_store_stats_get(s, &st) < 0)
+        return;
+    /* what had been acknowledged when the command started */
+    uint64_t first = lt_journal_unstored(dir, lt_store_id(s), st.last_seq);
+    while (first) {
         if (!daemon_running(dir)) {
             fprintf(stderr,
                     "lienthongctl: note: events from seq %" PRIu64 " on were acknowledged but "
                     "are not in the store yet; they are in %s, and lienthongd puts them in the "
                     "store when it starts\n",
-                    first, path);
+                    first, lt_journal_path_in(dir, path, sizeof(path)));
             return;
         }
         if (ctl_mono_ms() >= deadline) {
@@ -130,6 +128,8 @@ static void wait_for_journal(const char *dir, const lt_config *cfg, lt_store *s)
             return;
         }
         usleep(2000);
+        if (lt_store_stats_get(s, &st) < 0 || st.last_seq >= first)
+            return;
     }
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -190,6 +191,19 @@ uint64_t lt_journal_first_seq(const char *path, const char *tag)
     free(buf);
     close(fd);
     return seq;
+}
+
+char *lt_journal_path_in(const char *data_dir, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/journal", data_dir);
+    return buf;
+}
+
+uint64_t lt_journal_unstored(const char *data_dir, const char *tag, uint64_t last_seq)
+{
+    char path[4096];
+    uint64_t first = lt_journal_first_seq(lt_journal_path_in(data_dir, path, sizeof(path)), tag);
+    return first > last_seq ? first : 0;
 }
 
 static int fail(lt_diag *d, int err, const char *path, const char *what)

@@ -79,6 +79,16 @@ int lt_journal_scan(const uint8_t *buf, size_t len, const char *tag, uint64_t af
  * seq, acknowledged events are still on their way into LMDB. */
 uint64_t lt_journal_first_seq(const char *path, const char *tag);
 
+/* DATA_DIR/journal, the journal of the store in data_dir, into buf. Returns buf. */
+char *lt_journal_path_in(const char *data_dir, char *buf, size_t size);
+
+/* For readers in other processes (lienthongctl, tests): the first seq of the
+ * acknowledged events that the journal in data_dir holds and the store (id
+ * tag, last seq last_seq) does not, or 0 when it holds none. Under load each
+ * commit is followed by a new round at the front: wait until the store's last
+ * seq reaches the value returned, not until this returns 0. */
+uint64_t lt_journal_unstored(const char *data_dir, const char *tag, uint64_t last_seq);
+
 /* Open or create PATH for the store whose id is tag, with room for size
  * bytes of records (a larger existing file keeps its size). Reads the file
  * for replay.

@@ -126,7 +126,7 @@ static int open_journal(const lt_config *cfg, lt_store *store, lt_journal **ret)
     lt_diag d;
     lt_diag_clear(&d);
     *ret = NULL;
-    snprintf(path, sizeof(path), "%s/journal", cfg->data_dir);
+    lt_journal_path_in(cfg->data_dir, path, sizeof(path));
     bool off = cfg->journal_mb == 0;
     if (off && access(path, F_OK) != 0)
         return 0;

@@ -393,16 +393,16 @@ const char *lt_h_time(int64_t delta_s)
 
 void lt_h_settle(lt_h *h, lt_store *s)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/journal", h->data_dir);
-    for (int i = 0; i < 5000; i++) {
-        uint64_t first = lt_journal_first_seq(path, lt_store_id(s));
-        lt_store_stats st;
-        if (!first || (lt_store_stats_get(s, &st) == 0 && st.last_seq >= first))
+    lt_store_stats st;
+    lt_h_check(lt_store_stats_get(s, &st) == 0, "stats of %s", h->data_dir);
+    uint64_t first = lt_journal_unstored(h->data_dir, lt_store_id(s), st.last_seq);
+    for (int i = 0; first && i < 5000; i++) {
+        if (lt_store_stats_get(s, &st) == 0 && st.last_seq >= first)
             return;
         usleep(1000);
     }
-    lt_h_check(false, "acknowledged events still not committed from %s after 5 s", path);
+    lt_h_check(!first, "acknowledged events from seq %llu still not committed in %s after 5 s",
+               (unsigned long long)first, h->data_dir);
 }
 
 lt_store *lt_h_store(lt_h *h)

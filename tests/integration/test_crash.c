@@ -244,7 +244,7 @@ static void journal_only(void)
     lt_h_start(&h);
     void *c = lt_h_client(&h);
     char jpath[400];
-    snprintf(jpath, sizeof(jpath), "%s/journal", h.data_dir);
+    lt_journal_path_in(h.data_dir, jpath, sizeof(jpath));
     int sent = 0, got = 0;
     uint64_t max_acked = 0, committed = 0;
     bool caught = false;
@@ -276,9 +276,9 @@ static void journal_only(void)
         lt_diag d;
         lt_h_check(lt_store_open(&o, &st, NULL, &d) == 0 && lt_store_stats_get(st, &ss) == 0,
                    "journal: read the store: %s", d.message);
-        uint64_t first = lt_journal_first_seq(jpath, lt_store_id(st));
+        uint64_t first = lt_journal_unstored(h.data_dir, lt_store_id(st), ss.last_seq);
         lt_store_close(&st);
-        caught = first > ss.last_seq && first <= max_acked;
+        caught = first && first <= max_acked;
         committed = ss.last_seq;
         if (!caught)
             kill(h.pid, SIGCONT);
