@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "syncer.h"
+
 #define MAGIC      0x324A544CU /* "LTJ2" read as a little-endian u32 */
 #define SENDER_MAX 0xFFFFU
 
@@ -22,13 +24,15 @@ struct lt_journal {
     uint64_t round; /* this round's tag, drawn at its first record; 0 before */
     int fd;
     uint64_t size;    /* the file's size: room for records */
-    uint64_t tail;    /* where the next sync writes */
-    uint64_t records; /* synced since the last reset */
+    uint64_t tail;    /* where the next write goes */
+    uint64_t records; /* written since the last reset */
     uint64_t added;   /* records in buf */
     uint8_t *buf;     /* records added and not synced yet */
     size_t len, cap;
     uint8_t *image; /* the file as read at open, until the first reset */
     size_t image_len;
+    lt_syncer *syncer; /* flushes written records on its own thread */
+    bool unflushed;    /* written since the last flush or flush request */
 };
 
 static uint32_t get32(const uint8_t *p)
@@ -281,6 +285,10 @@ int lt_journal_open(const char *path, uint64_t size, const char *tag, lt_journal
         }
         j->size = size;
     }
+    if ((r = lt_syncer_start(j->fd, &j->syncer)) < 0) {
+        fail(reterr, r, path, "start the sync thread for");
+        goto out;
+    }
     *ret = j;
     return 0;
 out:
@@ -293,7 +301,7 @@ int lt_journal_replay(lt_journal *j, uint64_t after, lt_journal_fn fn, void *arg
 {
     if (j->image) /* at start: the whole file as found */
         return scan_seeded(j->image, j->image_len, j->seed, after, fn, arg, info);
-    /* while serving: what was synced since the last reset */
+    /* while serving: what was written since the last reset */
     uint8_t *buf = malloc(j->tail ? (size_t)j->tail : 1);
     if (!buf)
         return -ENOMEM;
@@ -364,7 +372,7 @@ int lt_journal_add(lt_journal *j, uint64_t seq, int64_t accepted_at_ms, const ch
     return 0;
 }
 
-int lt_journal_sync(lt_journal *j)
+int lt_journal_write(lt_journal *j)
 {
     size_t done = 0;
     while (done < j->len) {
@@ -375,13 +383,44 @@ int lt_journal_sync(lt_journal *j)
             return n < 0 ? -errno : -EIO;
         done += (size_t)n;
     }
-    if (j->len && fdatasync(j->fd) < 0)
-        return -errno;
     j->records += j->added;
     j->tail += j->len;
+    j->unflushed |= j->len > 0;
     j->len = 0;
     j->added = 0;
     return 0;
+}
+
+int lt_journal_sync(lt_journal *j)
+{
+    int r = lt_journal_write(j);
+    if (r == 0 && j->unflushed) {
+        if (fdatasync(j->fd) < 0)
+            return -errno;
+        j->unflushed = false;
+    }
+    return r;
+}
+
+uint64_t lt_journal_sync_request(lt_journal *j)
+{
+    j->unflushed = false;
+    return lt_syncer_request(j->syncer);
+}
+
+uint64_t lt_journal_sync_requested(const lt_journal *j)
+{
+    return lt_syncer_requested(j->syncer);
+}
+
+int lt_journal_sync_fd(const lt_journal *j)
+{
+    return lt_syncer_fd(j->syncer);
+}
+
+int lt_journal_synced(lt_journal *j, uint64_t *ret_synced)
+{
+    return lt_syncer_done(j->syncer, ret_synced);
 }
 
 void lt_journal_discard(lt_journal *j)
@@ -407,6 +446,7 @@ void lt_journal_close(lt_journal **p)
     lt_journal *j = p ? *p : NULL;
     if (!j)
         return;
+    lt_syncer_stop(&j->syncer); /* before the fd it flushes is closed */
     if (j->fd >= 0)
         close(j->fd);
     free(j->path);

@@ -1,11 +1,13 @@
 /* journal.h - the ingest journal: acknowledged events that are not in LMDB yet.
  *
  * The loop keeps one LMDB write transaction open across passes holding only
- * new events, and acknowledges each pass's accepted events after writing them here: one
- * sequential write and one fdatasync (a commit of the same events into LMDB
- * writes scattered B-tree pages and flushes twice). The open transaction is
- * committed within store.journal_commit_ms, when the journal is full, and as
- * soon as the loop is quiet; then the journal starts again from its front.
+ * new events, and acknowledges each pass's accepted events after writing them
+ * here: one sequential write and one fdatasync (a commit of the same events
+ * into LMDB writes scattered B-tree pages and flushes twice). The fdatasync
+ * runs on the journal's sync thread (syncer.h) while the loop stages the next
+ * pass. The open transaction is committed within store.journal_commit_ms,
+ * when the journal is full, and as soon as the loop is quiet; then the
+ * journal starts again from its front.
  * After a crash, lt_apply_journal() (apply.h) replays the records whose seq
  * is above LMDB's last one, in order, before the daemon serves.
  *
@@ -97,7 +99,7 @@ uint64_t lt_journal_unstored(const char *data_dir, const char *tag, uint64_t las
 int lt_journal_open(const char *path, uint64_t size, const char *tag, lt_journal **ret,
                     lt_diag *reterr);
 
-/* Scan the file as read at open or, after the first reset, what was synced
+/* Scan the file as read at open or, after the first reset, what was written
  * since the last one; see lt_journal_scan. Returns 0, fn's return, or -errno. */
 int lt_journal_replay(lt_journal *j, uint64_t after, lt_journal_fn fn, void *arg,
                       lt_journal_scan_info *info);
@@ -111,26 +113,45 @@ size_t lt_journal_record_size(size_t sender_len, size_t event_len);
 /* Bytes that can still be added before the journal must be reset. */
 uint64_t lt_journal_room(const lt_journal *j);
 
-/* Bytes of records synced or added since the last reset. */
+/* Bytes of records written or added since the last reset. */
 uint64_t lt_journal_used(const lt_journal *j);
 
 /* Records written since the last reset (0: LMDB holds everything). */
 uint64_t lt_journal_records(const lt_journal *j);
 
-/* Buffer one record for the next lt_journal_sync.
+/* Buffer one record for the next lt_journal_write.
  * Returns 0, -ENOSPC (no room: commit and reset first), -E2BIG or -ENOMEM. */
 int lt_journal_add(lt_journal *j, uint64_t seq, int64_t accepted_at_ms, const char *sender,
                    const uint8_t *event, size_t event_len);
 
-/* Write the buffered records after the last ones and fdatasync. On failure
- * nothing buffered may be acknowledged. Returns 0 or -errno. */
+/* Write the buffered records after the last ones, without flushing them.
+ * On failure nothing buffered may be acknowledged. Returns 0 or -errno. */
+int lt_journal_write(lt_journal *j);
+
+/* lt_journal_write, then fdatasync on the caller's thread. Returns 0 or -errno. */
 int lt_journal_sync(lt_journal *j);
 
-/* Drop the records added since the last sync (they were never written). */
+/* The loop's way (syncer.h): after lt_journal_write, ask the journal's sync
+ * thread to flush what was written. The records are durable once
+ * lt_journal_synced() reports at least the returned ticket. */
+uint64_t lt_journal_sync_request(lt_journal *j);
+
+/* The ticket of the last request (0 before the first). */
+uint64_t lt_journal_sync_requested(const lt_journal *j);
+
+/* Readable after each flush, for the loop's poll. */
+int lt_journal_sync_fd(const lt_journal *j);
+
+/* [out] ret_synced: the highest ticket flushed. Returns 0, or the -errno of a
+ * failed fdatasync: nothing written since the last good flush may then be
+ * acknowledged. */
+int lt_journal_synced(lt_journal *j, uint64_t *ret_synced);
+
+/* Drop the records added since the last write (they were never written). */
 void lt_journal_discard(lt_journal *j);
 
 /* LMDB now holds every record: the next ones go to the front again. Drops
- * anything buffered and not synced. */
+ * anything buffered and not written. */
 void lt_journal_reset(lt_journal *j);
 
 /* Close, free, null *p. Accepts NULL. */

@@ -2,8 +2,9 @@
  * fresh temp dir per test, and its replay into a real LMDB store
  * (lt_apply_journal, daemon/apply.h). The journal is what lets the daemon
  * acknowledge an event before LMDB holds it, so what matters is: records
- * come back byte for byte and in order after a close; nothing unsynced is
- * ever read back; after a reset, records of the earlier round are never
+ * come back byte for byte and in order after a close; nothing added and not
+ * written is ever read back; written records are flushed on the journal's
+ * thread and reported by ticket; after a reset, records of the earlier round are never
  * applied, even when they line up with the new round's seqs; a journal of
  * another store is not read; a torn tail, a seq gap or a cut buffer stops
  * the scan cleanly; and a replay either puts every record into the store under
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -356,6 +358,46 @@ static void bookkeeping_no_room_and_discard(void **state)
     /* and what is replayed now is what was synced since: nothing yet */
     s = replay(e, 0, &info);
     assert_int_equal(s.n, 0);
+}
+
+/* The loop's way: lt_journal_write, then a flush on the journal's thread;
+ * the records are readable (and replayed) once written, and the ticket is
+ * reported once flushed. lt_journal_sync after a write still flushes. */
+static void written_records_are_flushed_on_the_sync_thread(void **state)
+{
+    env *e = *state;
+    lt_journal_scan_info info;
+    uint64_t synced = 0;
+
+    open_journal(e, SIZE);
+    assert_int_equal(lt_journal_sync_requested(e->j), 0);
+    add(e, 1);
+    add(e, 2);
+    assert_int_equal(lt_journal_write(e->j), 0);
+    assert_int_equal(lt_journal_records(e->j), 2);
+    assert_int_equal(lt_journal_used(e->j), size_of(1) + size_of(2));
+    seen s = replay(e, 0, &info); /* written: the loop's replay reads it */
+    expect_records(&s, 1, 2);
+
+    uint64_t t = lt_journal_sync_request(e->j);
+    assert_int_equal(t, 1);
+    assert_int_equal(lt_journal_sync_requested(e->j), 1);
+    for (int i = 0; i < 100 && synced < t; i++) {
+        struct pollfd pfd = { lt_journal_sync_fd(e->j), POLLIN, 0 };
+        poll(&pfd, 1, 50);
+        assert_int_equal(lt_journal_synced(e->j, &synced), 0);
+    }
+    assert_int_equal(synced, t);
+
+    /* written here and flushed inline: the same records after a reopen */
+    add(e, 3);
+    assert_int_equal(lt_journal_write(e->j), 0);
+    assert_int_equal(lt_journal_sync(e->j), 0);
+    assert_int_equal(lt_journal_records(e->j), 3);
+    reopen_journal(e, SIZE);
+    s = replay(e, 0, &info);
+    expect_records(&s, 1, 3);
+    assert_int_equal(lt_journal_sync_requested(e->j), 0); /* a new journal, a new count */
 }
 
 static void after_a_reset_stale_records_are_never_applied(void **state)
@@ -800,6 +842,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(open_creates_the_file_and_records_survive_a_reopen, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(bookkeeping_no_room_and_discard, setup, teardown),
+        cmocka_unit_test_setup_teardown(written_records_are_flushed_on_the_sync_thread, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(after_a_reset_stale_records_are_never_applied, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(stale_records_that_line_up_are_not_applied, setup,
