@@ -55,6 +55,8 @@ struct lt_ingest {
     uint64_t committed; /* the transaction's last seq before the batch */
     int64_t staged_ms;  /* the acceptance time the batch was stored with */
     uint8_t reply_buf[REPLY_MAX];
+    uint8_t *held; /* replies waiting for the journal's flush (held_reply) */
+    size_t held_len, held_cap, held_sent, n_held;
 };
 
 /* The one place that decides who sent a submission. Until connections are
@@ -182,6 +184,7 @@ void lt_ingest_free(lt_ingest **p)
     }
     lt_arena_free(&in->arena);
     free(in->items);
+    free(in->held);
     free(in);
     *p = NULL;
 }
@@ -428,7 +431,33 @@ void lt_ingest_store_full(lt_ingest *in)
     }
 }
 
-static void send_reply(lt_ingest *in, item *it)
+/* A reply encoded and held until the journal's flush with its ticket is
+ * done; followed in in->held by the routing id, the event id (for logs) and
+ * the reply's bytes. */
+typedef struct held_reply {
+    uint64_t ticket;
+    uint64_t request_id;
+    uint16_t id_len, reply_len;
+    uint8_t delimiter, event_id_len;
+} held_reply;
+
+static int held_room(lt_ingest *in, size_t more)
+{
+    if (in->held_len + more <= in->held_cap)
+        return 0;
+    size_t cap = in->held_cap ? in->held_cap : 64 * 1024;
+    while (cap < in->held_len + more)
+        cap *= 2;
+    uint8_t *b = realloc(in->held, cap);
+    if (!b)
+        return -ENOMEM;
+    in->held = b;
+    in->held_cap = cap;
+    return 0;
+}
+
+/* Encode the reply of it and append it to the held replies with ticket. */
+static void hold_reply(lt_ingest *in, item *it, uint64_t ticket)
 {
     const lt_event *ev = it->sub ? it->sub->event : NULL;
     lt_reply rep = LIENTHONG__V1__REPLY__INIT;
@@ -453,51 +482,96 @@ static void send_reply(lt_ingest *in, item *it)
         rep.event_id = NULL;
         len = lt_codec_encode_reply(&rep, in->reply_buf, sizeof(in->reply_buf));
     }
-    if (len < 0) {
+    char a[72];
+    const char *eid = log_safe(ev ? ev->event_id : NULL, a, sizeof(a));
+    held_reply h = { ticket,        it->request_id, (uint16_t)it->routing_id_len,
+                     (uint16_t)len, it->delimiter,  (uint8_t)strlen(eid) };
+    if (len < 0 || held_room(in, sizeof(h) + h.id_len + h.event_id_len + (size_t)len) < 0) {
         in->counters.dropped++;
-        lt_log_err("reply could not be encoded request_id=%" PRIu64, it->request_id);
+        lt_log_err("reply could not be %s request_id=%" PRIu64 " event_id=%s",
+                   len < 0 ? "encoded" : "kept (out of memory)", it->request_id, eid);
         return;
     }
+    uint8_t *p = in->held + in->held_len;
+    memcpy(p, &h, sizeof(h));
+    memcpy(p += sizeof(h), it->routing_id, h.id_len);
+    memcpy(p += h.id_len, eid, h.event_id_len);
+    memcpy(p + h.event_id_len, in->reply_buf, (size_t)len);
+    in->held_len += sizeof(h) + h.id_len + h.event_id_len + (size_t)len;
+    in->n_held++;
+}
+
+static void send_held(lt_ingest *in, const held_reply *h, const uint8_t *id)
+{
+    const char *eid = (const char *)id + h->id_len;
+    const uint8_t *reply = id + h->id_len + h->event_id_len;
     int flags = ZMQ_DONTWAIT | ZMQ_SNDMORE;
-    if (zmq_send(in->sock, it->routing_id, it->routing_id_len, flags) < 0 ||
-        (it->delimiter && zmq_send(in->sock, "", 0, flags) < 0) ||
-        zmq_send(in->sock, in->reply_buf, (size_t)len, ZMQ_DONTWAIT) < 0) {
+    if (zmq_send(in->sock, id, h->id_len, flags) < 0 ||
+        (h->delimiter && zmq_send(in->sock, "", 0, flags) < 0) ||
+        zmq_send(in->sock, reply, h->reply_len, ZMQ_DONTWAIT) < 0) {
         int e = errno;
         in->counters.dropped++;
-        char a[72];
         if (e == EHOSTUNREACH)
-            lt_log_info("reply unroutable, peer gone request_id=%" PRIu64 " event_id=%s",
-                        it->request_id, log_safe(rep.event_id, a, sizeof(a)));
+            lt_log_info("reply unroutable, peer gone request_id=%" PRIu64 " event_id=%.*s",
+                        h->request_id, (int)h->event_id_len, eid);
         else
-            lt_log_warn("reply not sent request_id=%" PRIu64 " event_id=%s err=\"%s\"",
-                        it->request_id, log_safe(rep.event_id, a, sizeof(a)), zmq_strerror(e));
+            lt_log_warn("reply not sent request_id=%" PRIu64 " event_id=%.*s err=\"%s\"",
+                        h->request_id, (int)h->event_id_len, eid, zmq_strerror(e));
     }
 }
 
-static void reply_batch(lt_ingest *in)
+void lt_ingest_release(lt_ingest *in, uint64_t synced)
 {
-    for (size_t i = 0; i < in->n_items; i++) {
-        item *it = &in->items[i];
-        switch (it->outcome) {
-        case LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED:
-            in->counters.accepted++;
-            if (lt_log_level >= LT_LOG_DEBUG) {
-                char a[72], b[72], c[72];
-                lt_log_debug("event accepted seq=%" PRIu64 " event_id=%s sender=%s dossier=%s",
-                             it->seq, log_safe(it->sub->event->event_id, a, sizeof(a)),
-                             log_safe(it->sub->sender, b, sizeof(b)),
-                             log_safe(it->sub->event->dossier_code, c, sizeof(c)));
+    while (in->held_sent < in->held_len) {
+        held_reply h;
+        memcpy(&h, in->held + in->held_sent, sizeof(h));
+        if (h.ticket > synced) {
+            if (in->held_sent >= in->held_len / 2) { /* under steady load it never empties */
+                memmove(in->held, in->held + in->held_sent, in->held_len - in->held_sent);
+                in->held_len -= in->held_sent;
+                in->held_sent = 0;
             }
-            break;
-        case LIENTHONG__V1__REPLY__OUTCOME__DUPLICATE:
-            in->counters.duplicate++;
-            break;
-        default:
-            in->counters.rejected++;
-            log_rejection(it);
-            break;
+            return;
         }
-        send_reply(in, it);
+        send_held(in, &h, in->held + in->held_sent + sizeof(h));
+        in->held_sent += sizeof(h) + h.id_len + h.event_id_len + h.reply_len;
+        in->n_held--;
+    }
+    in->held_len = in->held_sent = 0;
+}
+
+bool lt_ingest_readable(const lt_ingest *in)
+{
+    int events = 0;
+    size_t len = sizeof(events);
+    return zmq_getsockopt(in->sock, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
+}
+
+size_t lt_ingest_held(const lt_ingest *in)
+{
+    return in->n_held;
+}
+
+static void count_and_log(lt_ingest *in, const item *it)
+{
+    switch (it->outcome) {
+    case LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED:
+        in->counters.accepted++;
+        if (lt_log_level >= LT_LOG_DEBUG) {
+            char a[72], b[72], c[72];
+            lt_log_debug("event accepted seq=%" PRIu64 " event_id=%s sender=%s dossier=%s", it->seq,
+                         log_safe(it->sub->event->event_id, a, sizeof(a)),
+                         log_safe(it->sub->sender, b, sizeof(b)),
+                         log_safe(it->sub->event->dossier_code, c, sizeof(c)));
+        }
+        break;
+    case LIENTHONG__V1__REPLY__OUTCOME__DUPLICATE:
+        in->counters.duplicate++;
+        break;
+    default:
+        in->counters.rejected++;
+        log_rejection(it);
+        break;
     }
 }
 
@@ -509,18 +583,28 @@ static void clear_batch(lt_ingest *in)
     in->n_items = 0;
 }
 
-void lt_ingest_reply(lt_ingest *in)
+void lt_ingest_hold(lt_ingest *in, uint64_t ticket)
 {
     if (in->n_items == 0)
         return;
-    reply_batch(in);
+    for (size_t i = 0; i < in->n_items; i++) {
+        count_and_log(in, &in->items[i]);
+        hold_reply(in, &in->items[i], ticket);
+    }
     in->counters.batches++;
     clear_batch(in);
+}
+
+void lt_ingest_reply(lt_ingest *in)
+{
+    lt_ingest_hold(in, 0);
+    lt_ingest_release(in, UINT64_MAX);
 }
 
 void lt_ingest_abandon(lt_ingest *in)
 {
     clear_batch(in);
+    in->held_len = in->held_sent = in->n_held = 0;
 }
 
 /* Log the connection events waiting on the monitor socket. */
@@ -553,21 +637,23 @@ void lt_ingest_on_monitor(lt_ingest *in)
     }
 }
 
-int lt_ingest_fill(lt_ingest *in, int sigfd)
+int lt_ingest_fill(lt_ingest *in, int sigfd, size_t max_events)
 {
     const lt_config *c = in->cfg;
     int64_t now_s = lt_time_now_ms() / 1000;
     size_t bytes = 0;
     int64_t deadline_us = 0;
+    if (max_events == 0 || max_events > (size_t)c->batch_max_events)
+        max_events = (size_t)c->batch_max_events;
     for (;;) {
-        while (in->n_items < (size_t)c->batch_max_events && bytes < (size_t)c->batch_max_bytes) {
+        while (in->n_items < max_events && bytes < (size_t)c->batch_max_bytes) {
             int r = receive_one(in, now_s, &bytes);
             if (r < 0)
                 return -1;
             if (r == 0)
                 break;
         }
-        if (c->batch_max_wait_us == 0 || in->n_items >= (size_t)c->batch_max_events ||
+        if (c->batch_max_wait_us == 0 || in->n_items >= max_events ||
             bytes >= (size_t)c->batch_max_bytes)
             return 0;
         /* Linger up to batch.max_wait_us for more, so one fsync covers more events. */

@@ -1,14 +1,14 @@
 /* ingest.h - the ingest socket: ROUTER in, batch staged into the loop's
- * write transaction, replies out after the commit or the journal's sync.
+ * write transaction, replies out after the commit or the journal's flush.
  *
  * Driven by the loop (loop.c), on its thread. Each pass drains what is
  * waiting (bounded by batch.max_events, batch.max_bytes and
  * batch.max_wait_us), validates it, stages the accepted events into the
  * loop's LMDB write transaction, and only after the durable commit, or the
- * sync of their journal records (lt_ingest_journal), sends the replies. A
- * failed commit or sync sends nothing: the daemon exits, a restart
- * recovers, clients resend and dedupe answers "duplicate" for what had been
- * stored.
+ * flush of their journal records (lt_ingest_journal, lt_ingest_hold), sends
+ * the replies. A failed commit or flush sends nothing: the daemon exits, a
+ * restart recovers, clients resend and dedupe answers "duplicate" for what
+ * had been stored.
  *
  * Frames: a DEALER sends one frame (a Submission), optionally preceded by an
  * empty delimiter frame; the reply uses the same envelope.
@@ -44,12 +44,12 @@ void lt_ingest_pollitems(lt_ingest *in, zmq_pollitem_t ret[2]);
 /* Log the connection events waiting on the monitor (called when readable). */
 void lt_ingest_on_monitor(lt_ingest *in);
 
-/* Drain what waits on the socket into the batch, within batch.max_events and
- * batch.max_bytes, lingering up to batch.max_wait_us for more (a readable
- * sigfd ends the linger). Decodes and checks each submission; what fails is
- * answered later without touching the store. Returns 0, or -1 when the
- * socket failed. */
-int lt_ingest_fill(lt_ingest *in, int sigfd);
+/* Drain what waits on the socket into the batch, within max_events (0, or
+ * above batch.max_events: batch.max_events) and batch.max_bytes, lingering
+ * up to batch.max_wait_us for more (a readable sigfd ends the linger).
+ * Decodes and checks each submission; what fails is answered later without
+ * touching the store. Returns 0, or -1 when the socket failed. */
+int lt_ingest_fill(lt_ingest *in, int sigfd, size_t max_events);
 
 /* Submissions of the batch that need the store (decoded and valid). */
 size_t lt_ingest_pending(const lt_ingest *in);
@@ -73,10 +73,26 @@ uint64_t lt_ingest_journal_bytes(const lt_ingest *in);
 /* The commit failed with a full map: answer the batch's stored events STORE_FULL. */
 void lt_ingest_store_full(lt_ingest *in);
 
-/* After the commit (or the journal's sync): send every reply of the batch and empty it. */
+/* After the journal's write and its flush request: encode the batch's
+ * replies, keep them until lt_ingest_release() reports their ticket flushed,
+ * and empty the batch. The counters count them now. */
+void lt_ingest_hold(lt_ingest *in, uint64_t ticket);
+
+/* Send the held replies whose ticket is at most synced, oldest first. */
+void lt_ingest_release(lt_ingest *in, uint64_t synced);
+
+/* Whether a message waits on the socket (ZMQ_EVENTS). */
+bool lt_ingest_readable(const lt_ingest *in);
+
+/* Replies held and not sent yet. */
+size_t lt_ingest_held(const lt_ingest *in);
+
+/* After the commit: send every held reply, then every reply of the batch,
+ * and empty it. */
 void lt_ingest_reply(lt_ingest *in);
 
-/* Drop the batch without replying (a failed commit: clients resend). */
+/* Drop the batch and the held replies without sending them (a failed commit
+ * or flush: clients resend). */
 void lt_ingest_abandon(lt_ingest *in);
 
 /* Counters since start (for logs and sd_notify STATUS). */

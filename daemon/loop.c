@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -17,14 +18,21 @@
 #define STATUS_EVERY_MS 5000
 
 /* The ingest journal (journal.h): a transaction left open by journaled
- * passes is committed once the ingest socket is quiet for QUIET_MS, and
- * under load within store.journal_commit_ms, or ROUTED_COMMIT_MS once it
- * holds an event owed to an agency (its delivery starts after the commit).
+ * passes is committed once QUIET_US passed with no event received and no
+ * reply waiting for the journal's flush, and under load within
+ * store.journal_commit_ms, or ROUTED_COMMIT_MS once it holds an event owed
+ * to an agency (its delivery starts after the commit).
  * Journaling stops while the map's fill plus LMDB_PER_JOURNAL_BYTE times the
  * open round's journal bytes would pass the 80% warning. */
-#define QUIET_MS              1
+#define QUIET_US              1000
 #define ROUTED_COMMIT_MS      5
 #define LMDB_PER_JOURNAL_BYTE 8
+
+/* With the journal, a pass takes at most this many events: while one pass's
+ * records are flushed on the journal's thread the loop stages the next, and
+ * the clients whose events were flushed get their replies (and send more)
+ * without waiting for the whole backlog. Commits still take many passes. */
+#define JOURNAL_PASS_EVENTS 128
 
 typedef struct loop_state {
     const lt_loop_parts *p;
@@ -34,7 +42,17 @@ typedef struct loop_state {
     lt_store_txn *open;   /* kept open by journaled passes: acknowledged, not committed */
     int64_t open_ms;      /* when its first journaled pass was acknowledged, or 0 */
     uint32_t open_routed; /* agencies owed deliveries by its events */
+    uint64_t ticket;      /* the journal flush the last journaled pass's replies wait for */
+    uint64_t synced;      /* the last flush the journal's sync thread reported done */
+    int64_t active_us;    /* when an event last came in or replies last went out */
 } loop_state;
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* Warn once at each of 80, 90 and 95 % of the map in use, before new events
  * are refused with STORE_FULL; again after a restart when still above. */
@@ -177,7 +195,8 @@ static int recover_open(loop_state *ls)
     }
     lt_log_info("journal replayed into the store events=%" PRIu64 " last_seq=%" PRIu64,
                 info.applied, lt_store_last_seq(p->store));
-    /* committed: their deliveries may go, whatever becomes of this pass */
+    /* committed: their replies and deliveries may go, whatever becomes of this pass */
+    lt_ingest_release(p->ingest, UINT64_MAX);
     lt_delivery_kick(p->delivery, ls->open_routed);
     ls->open_routed = 0;
     ls->open_ms = 0;
@@ -246,11 +265,25 @@ static int write_pass(loop_state *ls, bool stopping, uint32_t *routed, bool *ret
         int64_t now = lt_time_now_ms();
         if (!careful && journal_this_pass(ls, only_ingest, stopping, now)) {
             if ((r = lt_ingest_journal(p->ingest, p->journal)) == 0) {
-                if ((r = lt_journal_sync(p->journal)) < 0) {
+                if ((r = lt_journal_write(p->journal)) < 0) {
                     lt_log_err("journal write failed file=%s err=\"%s\"",
                                lt_journal_path(p->journal), lt_strerror(r));
                     lt_store_txn_abort(&t);
                     return r;
+                }
+                if (lt_journal_sync_requested(p->journal) > ls->synced ||
+                    lt_ingest_readable(p->ingest)) {
+                    /* more is waiting: flush on the journal's thread meanwhile */
+                    ls->ticket = lt_journal_sync_request(p->journal);
+                } else { /* nothing to do while the disk works: flush here, reply sooner */
+                    if ((r = lt_journal_sync(p->journal)) < 0) {
+                        lt_log_err("journal flush failed; its events were not acknowledged "
+                                   "file=%s err=\"%s\"",
+                                   lt_journal_path(p->journal), lt_strerror(r));
+                        lt_store_txn_abort(&t);
+                        return r;
+                    }
+                    ls->ticket = 0;
                 }
                 ls->open = t;
                 if (!had_open)
@@ -292,17 +325,51 @@ static int write_pass(loop_state *ls, bool stopping, uint32_t *routed, bool *ret
 }
 
 /* Leaving the loop on an error with a transaction open: its events are in the
- * journal, and the next start replays them. */
+ * journal, and the next start replays them. Held replies are never sent. */
 static int drop_open(loop_state *ls, int r)
 {
+    lt_ingest_abandon(ls->p->ingest);
     if (ls->open)
         lt_store_txn_abort(&ls->open);
     return r;
 }
 
+/* The journal's sync thread finished a flush: send the replies it covers. */
+static int on_flushed(loop_state *ls)
+{
+    const lt_loop_parts *p = ls->p;
+    int r = lt_journal_synced(p->journal, &ls->synced);
+    if (r < 0) {
+        lt_log_err("journal flush failed; its events were not acknowledged file=%s err=\"%s\"",
+                   lt_journal_path(p->journal), lt_strerror(r));
+        return r;
+    }
+    size_t before = lt_ingest_held(p->ingest);
+    lt_ingest_release(p->ingest, ls->synced);
+    if (lt_ingest_held(p->ingest) != before)
+        ls->active_us = mono_us();
+    return 0;
+}
+
+/* Send the batch's replies: after a commit, or a flush on this thread, all
+ * of them with those held; after a journaled pass, once its flush is done;
+ * otherwise (only rejections) after the replies held before them. */
+static void reply(loop_state *ls, bool committed, bool journaled)
+{
+    lt_ingest *in = ls->p->ingest;
+    if (journaled && ls->ticket)
+        lt_ingest_hold(in, ls->ticket);
+    else if (committed || journaled || !lt_ingest_held(in)) /* flushed here: all of them */
+        lt_ingest_reply(in);
+    else
+        lt_ingest_hold(in, lt_journal_sync_requested(ls->p->journal));
+    if (lt_ingest_held(in))
+        lt_ingest_release(in, ls->synced);
+}
+
 int lt_loop_run(const lt_loop_parts *p, int sigfd)
 {
-    loop_state ls = { .p = p };
+    loop_state ls = { .p = p, .active_us = mono_us() };
     uint64_t usec = 0;
     if (sd_watchdog_enabled(0, &usec) > 0)
         ls.watchdog_usec = usec;
@@ -321,11 +388,21 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
         n += lt_stream_pollitems(p->stream, &items[n], MAX_ITEMS - n);
         n += lt_control_pollitems(p->control, &items[n], MAX_ITEMS - n);
         n += lt_delivery_pollitems(p->delivery, &items[n], MAX_ITEMS - n);
+        int flushed = -1;
+        if (p->journal) {
+            flushed = n;
+            items[n++] = (zmq_pollitem_t){ NULL, lt_journal_sync_fd(p->journal), ZMQ_POLLIN, 0 };
+        }
         int64_t now = lt_time_now_ms();
         long timeout = lt_delivery_timeout_ms(p->delivery, now, idle_ms);
         timeout = lt_stream_timeout_ms(p->stream, timeout);
-        if (ls.open && timeout > QUIET_MS)
-            timeout = QUIET_MS; /* commit it once no event came for this long */
+        if (ls.open && !lt_ingest_held(p->ingest)) {
+            /* commit it once no event came and no reply went for QUIET_US */
+            int64_t left = ls.active_us + QUIET_US - mono_us();
+            long ms = left > 0 ? (long)((left + 999) / 1000) : 0;
+            if (timeout < 0 || timeout > ms)
+                timeout = ms;
+        }
         if (zmq_poll(items, n, timeout) < 0 && errno != EINTR) {
             lt_log_err("zmq_poll failed err=\"%s\"", zmq_strerror(errno));
             return drop_open(&ls, LT_ERR_ZMQ);
@@ -334,9 +411,15 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
             stop = read_signals(sigfd);
         if (items[1].revents & ZMQ_POLLIN)
             lt_ingest_on_monitor(p->ingest);
-        if (!stop && (items[0].revents & ZMQ_POLLIN) && lt_ingest_fill(p->ingest, sigfd) < 0) {
-            lt_ingest_abandon(p->ingest);
-            return drop_open(&ls, LT_ERR_ZMQ);
+        if (flushed >= 0 && (items[flushed].revents & ZMQ_POLLIN)) {
+            int r = on_flushed(&ls);
+            if (r < 0)
+                return drop_open(&ls, r);
+        }
+        if (!stop && (items[0].revents & ZMQ_POLLIN)) {
+            if (lt_ingest_fill(p->ingest, sigfd, p->journal ? JOURNAL_PASS_EVENTS : 0) < 0)
+                return drop_open(&ls, LT_ERR_ZMQ);
+            ls.active_us = mono_us();
         }
         now = lt_time_now_ms();
         lt_delivery_poll(p->delivery, now);
@@ -346,15 +429,16 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
         bool ok = false, journaled = false;
         uint32_t routed = 0;
         staged_in in = { false, false };
-        if (ls.open || lt_ingest_pending(p->ingest) || lt_delivery_has_staged(p->delivery) ||
-            lt_stream_has_staged(p->stream) || lt_control_has_staged(p->control)) {
+        bool quiet = ls.open && !lt_ingest_held(p->ingest) && mono_us() - ls.active_us >= QUIET_US;
+        if ((ls.open && (stop || quiet)) || lt_ingest_pending(p->ingest) ||
+            lt_delivery_has_staged(p->delivery) || lt_stream_has_staged(p->stream) ||
+            lt_control_has_staged(p->control)) {
             int64_t t0 = lt_time_now_ms();
             int r = write_pass(&ls, stop, &routed, &ok, &journaled, &in);
             if (r < 0) {
                 lt_log_err("store commit failed; nothing of this pass was acknowledged "
                            "err=\"%s\"",
                            lt_strerror(r));
-                lt_ingest_abandon(p->ingest);
                 return drop_open(&ls, r);
             }
             lt_log_debug("pass %s ok=%d last_seq=%" PRIu64 " ms=%" PRId64,
@@ -362,8 +446,10 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
                          lt_time_now_ms() - t0);
             check_fill(&ls);
         }
-        /* after the commit, never before: acks, outcomes, cursors, commands */
-        lt_ingest_reply(p->ingest);
+        /* after the commit or flush, never before: acks, outcomes, cursors, commands */
+        reply(&ls, ok && !journaled, journaled);
+        if (journaled)
+            ls.active_us = mono_us(); /* the quiet time counts from the replies */
         lt_delivery_committed(p->delivery, ok && !journaled);
         lt_stream_committed(p->stream, ok && !journaled && in.stream);
         lt_control_committed(p->control, ok && !journaled && in.control);

@@ -8,15 +8,18 @@
  * staged (events with their outbox rows, delivery outcomes, results, cursor
  * moves, operator commands) in one LMDB transaction and commit it durably;
  * only then reply, send new deliveries and stream records. A pass holding
- * only new events is instead written to the journal (journal.h) and
- * acknowledged after its fdatasync; the transaction stays open for the next
- * passes and is committed once the ingest socket is quiet for 1 ms, within
- * store.journal_commit_ms (5 ms once it holds a routed event), when the
- * journal is full, or with any other work. Deliveries of journaled events start after
- * that commit. A full map is
- * retried event by event, then with fewer events; any other commit failure
- * replies nothing and returns an error (the daemon exits 3, a restart
- * recovers). sd_notify READY, WATCHDOG (only while passes complete), STATUS.
+ * only new events (at most 128 of them) is instead written to the journal
+ * (journal.h) and acknowledged after its fdatasync: on the journal's sync
+ * thread (syncer.h) while the loop goes on receiving and staging the next
+ * pass, or on the loop's thread when nothing else waits. The transaction
+ * stays open for the next passes and is committed once 1 ms passed with no
+ * event in and no reply waiting for a flush, within store.journal_commit_ms
+ * (5 ms once it holds a routed event), when the journal is full, or with
+ * any other work. Deliveries of journaled events start after that commit.
+ * A full map is retried event by event, then with fewer events; any other
+ * commit or flush failure replies nothing and returns an error (the daemon
+ * exits 3, a restart recovers). sd_notify READY, WATCHDOG (only while passes
+ * complete), STATUS.
  */
 #ifndef LT_LOOP_H
 #define LT_LOOP_H

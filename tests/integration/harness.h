@@ -116,7 +116,7 @@ int lt_h_count(const char *hay, const char *needle);
 lt_store *lt_h_store(lt_h *h);
 
 /* Wait until s shows every event the daemon acknowledged from its journal
- * (daemon/journal.h: committed once the ingest socket is quiet for 1 ms).
+ * (daemon/journal.h: committed once the loop is quiet for 1 ms).
  * lt_h_store does this; call it again before reading s after publishing more. */
 void lt_h_settle(lt_h *h, lt_store *s);
 
