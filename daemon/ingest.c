@@ -19,6 +19,7 @@
 #include "log.h"
 #include "timefmt.h"
 #include "validate.h"
+#include "worker.h"
 
 #define ROUTING_ID_MAX    256
 #define REPLY_MAX         2048
@@ -28,9 +29,11 @@
 typedef struct item {
     uint8_t routing_id[ROUTING_ID_MAX];
     size_t routing_id_len;
-    bool delimiter;     /* the client sent an empty frame before the payload */
-    lt_submission *sub; /* NULL when it could not be decoded */
-    uint8_t *raw;       /* the Event's bytes as received (in the arena), or NULL */
+    bool delimiter;         /* the client sent an empty frame before the payload */
+    lt_submission *sub;     /* NULL when it could not be decoded */
+    const uint8_t *payload; /* the Submission as received (in the arena), until admitted */
+    size_t payload_len;
+    const uint8_t *raw; /* the Event's bytes as received (in the payload), or NULL */
     size_t raw_len;
     uint64_t request_id;
     bool decided; /* reply fixed before the transaction (decode/validation) */
@@ -41,6 +44,16 @@ typedef struct item {
     char message[REPLY_MESSAGE_MAX];
 } item;
 
+/* A batch of submissions: received on the loop's thread, admitted (decoded
+ * and checked) there or on the admit thread, then staged and answered. */
+typedef struct batch {
+    lt_ingest *in;
+    item *items;
+    size_t n_items;
+    lt_arena *arena; /* its payloads and decoded submissions */
+    int64_t now_s;   /* when it was received, for the checks */
+} batch;
+
 struct lt_ingest {
     const lt_config *cfg;
     lt_store *store;
@@ -48,9 +61,10 @@ struct lt_ingest {
     void *monitor;    /* PAIR receiving the ROUTER's connection events */
     int64_t hard_max; /* ZMQ_MAXMSGSIZE */
     lt_limits limits;
-    lt_arena *arena; /* the batch's decoded submissions */
-    item *items;
-    size_t n_items;
+    batch b[3];
+    batch *cur;        /* the batch of the pass: staged, then answered */
+    batch *work;       /* being admitted on the admit thread, or NULL */
+    lt_worker *worker; /* the admit thread */
     lt_ingest_counters counters;
     uint64_t committed; /* the transaction's last seq before the batch */
     int64_t staged_ms;  /* the acceptance time the batch was stored with */
@@ -108,16 +122,24 @@ int lt_ingest_new(const lt_config *cfg, lt_store *store, void *zctx, lt_ingest *
     in->cfg = cfg;
     in->store = store;
     limits_from_config(cfg, &in->limits);
-    in->items = calloc((size_t)cfg->batch_max_events, sizeof(*in->items));
-    if (lt_arena_new(1 << 20, 16u << 20, &in->arena) < 0) {
+    for (int i = 0; i < 3; i++) {
+        in->b[i].in = in;
+        in->b[i].items = calloc((size_t)cfg->batch_max_events, sizeof(item));
+        if (!in->b[i].items || lt_arena_new(1 << 20, 16u << 20, &in->b[i].arena) < 0) {
+            lt_ingest_free(&in);
+            return -ENOMEM;
+        }
+    }
+    in->cur = &in->b[0];
+    int wr = lt_worker_start(&in->worker);
+    if (wr < 0) {
         lt_ingest_free(&in);
-        return -ENOMEM;
+        return wr;
     }
     in->sock = zmq_socket(zctx, ZMQ_ROUTER);
-    if (!in->items || !in->sock) {
-        int r = in->sock ? -ENOMEM
-                         : lt_diag_set(reterr, LT_ERR_ZMQ, 0, "ingest.endpoint", "zmq_socket: %s",
-                                       zmq_strerror(errno));
+    if (!in->sock) {
+        int r = lt_diag_set(reterr, LT_ERR_ZMQ, 0, "ingest.endpoint", "zmq_socket: %s",
+                            zmq_strerror(errno));
         lt_ingest_free(&in);
         return r;
     }
@@ -171,6 +193,7 @@ void lt_ingest_free(lt_ingest **p)
     if (!p || !*p)
         return;
     lt_ingest *in = *p;
+    lt_worker_stop(&in->worker); /* finishes a batch in progress */
     if (in->monitor) {
         zmq_socket_monitor(in->sock, NULL, 0);
         int zero = 0;
@@ -182,8 +205,10 @@ void lt_ingest_free(lt_ingest **p)
         zmq_setsockopt(in->sock, ZMQ_LINGER, &linger, sizeof(linger));
         zmq_close(in->sock);
     }
-    lt_arena_free(&in->arena);
-    free(in->items);
+    for (int i = 0; i < 3; i++) {
+        lt_arena_free(&in->b[i].arena);
+        free(in->b[i].items);
+    }
     free(in->held);
     free(in);
     *p = NULL;
@@ -230,22 +255,17 @@ static void log_rejection(const item *it)
                 lt_codec_error_name(it->code), it->field[0] ? it->field : "-", it->message);
 }
 
-/* Decode and check what needs no stored state. The frames are consumed. */
-static void admit(lt_ingest *in, item *it, const uint8_t *data, size_t len, int64_t now_s)
+/* Decode and check what needs no stored state: on the loop's thread or on
+ * the admit thread, touching only the item and b's arena. */
+static void admit(batch *b, item *it)
 {
+    const lt_ingest *in = b->in;
     lt_diag d;
     lt_diag_clear(&d);
-    it->decided = true;
-    if (len > (size_t)in->cfg->max_message_bytes) {
-        it->request_id = lt_codec_peek_request_id(data, len);
-        char msg[160];
-        snprintf(msg, sizeof(msg),
-                 "message is %zu bytes; the limit is %" PRId64 " (ingest.max_message_bytes)", len,
-                 in->cfg->max_message_bytes);
-        reject(it, LIENTHONG__V1__ERROR_CODE__TOO_LARGE, "", msg);
-        return;
-    }
-    if (lt_codec_decode_submission_in(data, len, lt_arena_allocator(in->arena), &it->sub, &d) < 0) {
+    const uint8_t *data = it->payload;
+    size_t len = it->payload_len;
+    it->payload = NULL;
+    if (lt_codec_decode_submission_in(data, len, lt_arena_allocator(b->arena), &it->sub, &d) < 0) {
         it->request_id = lt_codec_peek_request_id(data, len);
         reject(it, d.code, d.field, d.message);
         return;
@@ -255,23 +275,29 @@ static void admit(lt_ingest *in, item *it, const uint8_t *data, size_t len, int6
     const uint8_t *evb;
     size_t evlen;
     if (lt_codec_event_bytes(data, len, &evb, &evlen) == 0) {
-        ProtobufCAllocator *pa = lt_arena_allocator(in->arena);
-        it->raw = pa->alloc(pa->allocator_data, evlen ? evlen : 1);
-        if (it->raw) {
-            memcpy(it->raw, evb, evlen);
-            it->raw_len = evlen;
-        }
+        it->raw = evb;
+        it->raw_len = evlen;
     }
-    if (lt_validate_submission(it->sub, &in->limits, now_s, &d) < 0) {
+    if (lt_validate_submission(it->sub, &in->limits, b->now_s, &d) < 0) {
         reject(it, d.code, d.field, d.message);
         return;
     }
     it->decided = false;
 }
 
-/* Receive one multipart message into a new item. Returns 1 when an item was
+/* Admit every received item of the batch (the admit thread's job). */
+static void admit_batch(void *arg)
+{
+    batch *b = arg;
+    for (size_t i = 0; i < b->n_items; i++)
+        if (b->items[i].payload)
+            admit(b, &b->items[i]);
+}
+
+/* Receive one multipart message into a new item of b: its frames checked,
+ * its payload copied into b's arena for admit(). Returns 1 when an item was
  * added, 0 when nothing is waiting, -1 on a socket error. */
-static int receive_one(lt_ingest *in, int64_t now_s, size_t *bytes)
+static int receive_one(lt_ingest *in, batch *b, size_t *bytes)
 {
     zmq_msg_t frames[3];
     int n = 0, more = 1, total = 0;
@@ -298,13 +324,14 @@ static int receive_one(lt_ingest *in, int64_t now_s, size_t *bytes)
             zmq_msg_close(&m);
     }
 
-    item *it = &in->items[in->n_items];
+    item *it = &b->items[b->n_items];
     memset(it, 0, sizeof(*it));
     size_t idlen = zmq_msg_size(&frames[0]);
     if (idlen > ROUTING_ID_MAX)
         idlen = ROUTING_ID_MAX; /* cannot happen: libzmq ids are at most 255 bytes */
     memcpy(it->routing_id, zmq_msg_data(&frames[0]), idlen);
     it->routing_id_len = idlen;
+    it->decided = true;
 
     /* [id, payload] or [id, "", payload]; anything else is answered MALFORMED. */
     int payload = -1;
@@ -319,17 +346,35 @@ static int receive_one(lt_ingest *in, int64_t now_s, size_t *bytes)
                  "expected one Submission frame (optionally after an empty delimiter), got %d "
                  "frames",
                  total - 1);
-        it->decided = true;
         reject(it, LIENTHONG__V1__ERROR_CODE__MALFORMED, "", msg);
         lt_log_warn("frames rejected frames=%d code=MALFORMED", total - 1);
     } else {
+        const uint8_t *data = zmq_msg_data(&frames[payload]);
         size_t len = zmq_msg_size(&frames[payload]);
-        admit(in, it, zmq_msg_data(&frames[payload]), len, now_s);
+        ProtobufCAllocator *pa = lt_arena_allocator(b->arena);
+        uint8_t *copy = NULL;
+        if (len > (size_t)in->cfg->max_message_bytes) {
+            it->request_id = lt_codec_peek_request_id(data, len);
+            char msg[160];
+            snprintf(msg, sizeof(msg),
+                     "message is %zu bytes; the limit is %" PRId64 " (ingest.max_message_bytes)",
+                     len, in->cfg->max_message_bytes);
+            reject(it, LIENTHONG__V1__ERROR_CODE__TOO_LARGE, "", msg);
+        } else if (!(copy = pa->alloc(pa->allocator_data, len ? len : 1))) {
+            it->payload = data; /* no room to keep it: admit it now, from the frame */
+            it->payload_len = len;
+            admit(b, it);
+            it->raw = NULL; /* it pointed into the frame */
+        } else {
+            memcpy(copy, data, len);
+            it->payload = copy;
+            it->payload_len = len;
+        }
         *bytes += len;
     }
     for (int i = 0; i < n; i++)
         zmq_msg_close(&frames[i]);
-    in->n_items++;
+    b->n_items++;
     return 1;
 }
 
@@ -339,8 +384,8 @@ int lt_ingest_stage(lt_ingest *in, lt_store_txn *t, size_t budget, uint32_t *ret
     size_t stored = 0;
     in->committed = lt_store_next_seq(t) - 1;
     in->staged_ms = now_ms;
-    for (size_t i = 0; i < in->n_items; i++) {
-        item *it = &in->items[i];
+    for (size_t i = 0; i < in->cur->n_items; i++) {
+        item *it = &in->cur->items[i];
         if (it->decided)
             continue;
         if (stored >= budget) {
@@ -374,7 +419,7 @@ static const uint8_t *event_bytes(lt_ingest *in, item *it, size_t *len)
         return it->raw;
     }
     size_t n = lienthong__v1__event__get_packed_size(it->sub->event);
-    ProtobufCAllocator *pa = lt_arena_allocator(in->arena);
+    ProtobufCAllocator *pa = lt_arena_allocator(in->cur->arena);
     uint8_t *b = pa->alloc(pa->allocator_data, n ? n : 1);
     if (b)
         *len = lienthong__v1__event__pack(it->sub->event, b);
@@ -383,8 +428,8 @@ static const uint8_t *event_bytes(lt_ingest *in, item *it, size_t *len)
 
 int lt_ingest_journal(lt_ingest *in, lt_journal *j)
 {
-    for (size_t i = 0; i < in->n_items; i++) {
-        item *it = &in->items[i];
+    for (size_t i = 0; i < in->cur->n_items; i++) {
+        item *it = &in->cur->items[i];
         if (it->decided || it->outcome != LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED)
             continue;
         size_t len = 0;
@@ -401,8 +446,8 @@ int lt_ingest_journal(lt_ingest *in, lt_journal *j)
 uint64_t lt_ingest_journal_bytes(const lt_ingest *in)
 {
     uint64_t n = 0;
-    for (size_t i = 0; i < in->n_items; i++) {
-        const item *it = &in->items[i];
+    for (size_t i = 0; i < in->cur->n_items; i++) {
+        const item *it = &in->cur->items[i];
         if (!it->decided && it->outcome == LIENTHONG__V1__REPLY__OUTCOME__ACCEPTED)
             n += lt_journal_record_size(
                 strlen(submission_sender(it)),
@@ -414,15 +459,15 @@ uint64_t lt_ingest_journal_bytes(const lt_ingest *in)
 size_t lt_ingest_pending(const lt_ingest *in)
 {
     size_t n = 0;
-    for (size_t i = 0; i < in->n_items; i++)
-        n += !in->items[i].decided;
+    for (size_t i = 0; i < in->cur->n_items; i++)
+        n += !in->cur->items[i].decided;
     return n;
 }
 
 void lt_ingest_store_full(lt_ingest *in)
 {
-    for (size_t i = 0; i < in->n_items; i++) {
-        item *it = &in->items[i];
+    for (size_t i = 0; i < in->cur->n_items; i++) {
+        item *it = &in->cur->items[i];
         /* a duplicate of an event earlier in this batch was not stored either */
         if (!it->decided && it->outcome != LIENTHONG__V1__REPLY__OUTCOME__REJECTED &&
             it->seq > in->committed)
@@ -575,24 +620,24 @@ static void count_and_log(lt_ingest *in, const item *it)
     }
 }
 
-static void clear_batch(lt_ingest *in)
+static void clear_batch(batch *b)
 {
-    for (size_t i = 0; i < in->n_items; i++)
-        in->items[i].sub = NULL;
-    lt_arena_reset(in->arena); /* every submission of the batch at once */
-    in->n_items = 0;
+    for (size_t i = 0; i < b->n_items; i++)
+        b->items[i].sub = NULL;
+    lt_arena_reset(b->arena); /* every submission of the batch at once */
+    b->n_items = 0;
 }
 
 void lt_ingest_hold(lt_ingest *in, uint64_t ticket)
 {
-    if (in->n_items == 0)
+    if (in->cur->n_items == 0)
         return;
-    for (size_t i = 0; i < in->n_items; i++) {
-        count_and_log(in, &in->items[i]);
-        hold_reply(in, &in->items[i], ticket);
+    for (size_t i = 0; i < in->cur->n_items; i++) {
+        count_and_log(in, &in->cur->items[i]);
+        hold_reply(in, &in->cur->items[i], ticket);
     }
     in->counters.batches++;
-    clear_batch(in);
+    clear_batch(in->cur);
 }
 
 void lt_ingest_reply(lt_ingest *in)
@@ -603,7 +648,10 @@ void lt_ingest_reply(lt_ingest *in)
 
 void lt_ingest_abandon(lt_ingest *in)
 {
-    clear_batch(in);
+    lt_worker_wait(in->worker);
+    in->work = NULL;
+    for (int i = 0; i < 3; i++)
+        clear_batch(&in->b[i]);
     in->held_len = in->held_sent = in->n_held = 0;
 }
 
@@ -637,23 +685,34 @@ void lt_ingest_on_monitor(lt_ingest *in)
     }
 }
 
-int lt_ingest_fill(lt_ingest *in, int sigfd, size_t max_events)
+/* The batch that is neither the pass's nor on the admit thread. */
+static batch *spare(lt_ingest *in)
+{
+    for (int i = 0; i < 3; i++)
+        if (&in->b[i] != in->cur && &in->b[i] != in->work)
+            return &in->b[i];
+    return NULL; /* cannot happen: three batches, two taken at most */
+}
+
+/* Receive what waits on the socket into the empty batch b, within
+ * max_events and batch.max_bytes, lingering up to batch.max_wait_us for
+ * more (a readable sigfd ends the linger). Returns 0, or -1 when the socket
+ * failed. */
+static int receive_batch(lt_ingest *in, batch *b, int sigfd, size_t max_events)
 {
     const lt_config *c = in->cfg;
-    int64_t now_s = lt_time_now_ms() / 1000;
     size_t bytes = 0;
     int64_t deadline_us = 0;
-    if (max_events == 0 || max_events > (size_t)c->batch_max_events)
-        max_events = (size_t)c->batch_max_events;
+    b->now_s = lt_time_now_ms() / 1000;
     for (;;) {
-        while (in->n_items < max_events && bytes < (size_t)c->batch_max_bytes) {
-            int r = receive_one(in, now_s, &bytes);
+        while (b->n_items < max_events && bytes < (size_t)c->batch_max_bytes) {
+            int r = receive_one(in, b, &bytes);
             if (r < 0)
                 return -1;
             if (r == 0)
                 break;
         }
-        if (c->batch_max_wait_us == 0 || in->n_items >= max_events ||
+        if (c->batch_max_wait_us == 0 || b->n_items >= max_events ||
             bytes >= (size_t)c->batch_max_bytes)
             return 0;
         /* Linger up to batch.max_wait_us for more, so one fsync covers more events. */
@@ -672,4 +731,50 @@ int lt_ingest_fill(lt_ingest *in, int sigfd, size_t max_events)
         if (!(items[0].revents & ZMQ_POLLIN))
             return 0;
     }
+}
+
+bool lt_ingest_working(const lt_ingest *in)
+{
+    return in->work != NULL;
+}
+
+int lt_ingest_fill(lt_ingest *in, int sigfd, size_t max_events, unsigned flags)
+{
+    if (max_events == 0 || max_events > (size_t)in->cfg->batch_max_events)
+        max_events = (size_t)in->cfg->batch_max_events;
+    if (in->cur->n_items) { /* not answered yet: add to it, here */
+        if ((flags & LT_INGEST_RECEIVE) && receive_batch(in, in->cur, sigfd, max_events) < 0)
+            return -1;
+        admit_batch(in->cur);
+        return 0;
+    }
+    if (in->work) { /* admitted meanwhile on the admit thread: this pass's batch */
+        lt_worker_wait(in->worker);
+        in->cur = in->work;
+        in->work = NULL;
+    }
+    if (!(flags & LT_INGEST_RECEIVE))
+        return 0;
+    batch *b = spare(in);
+    if (receive_batch(in, b, sigfd, max_events) < 0)
+        return -1;
+    if (b->n_items == 0)
+        return 0;
+    if (in->cur->n_items == 0) {
+        /* nothing admitted ahead: admit here; with a backlog start the pipeline */
+        admit_batch(b);
+        in->cur = b;
+        if (!(flags & LT_INGEST_PIPELINE) || b->n_items < max_events || !lt_ingest_readable(in))
+            return 0; /* no backlog: a thread hop would only add to the latency */
+        b = spare(in);
+        if (receive_batch(in, b, sigfd, max_events) < 0)
+            return -1;
+        if (b->n_items == 0)
+            return 0;
+    }
+    /* the next pass's batch: decoded and checked on the admit thread while
+     * this one is stored */
+    in->work = b;
+    lt_worker_post(in->worker, admit_batch, b);
+    return 0;
 }

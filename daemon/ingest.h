@@ -44,12 +44,27 @@ void lt_ingest_pollitems(lt_ingest *in, zmq_pollitem_t ret[2]);
 /* Log the connection events waiting on the monitor (called when readable). */
 void lt_ingest_on_monitor(lt_ingest *in);
 
-/* Drain what waits on the socket into the batch, within max_events (0, or
- * above batch.max_events: batch.max_events) and batch.max_bytes, lingering
- * up to batch.max_wait_us for more (a readable sigfd ends the linger).
- * Decodes and checks each submission; what fails is answered later without
- * touching the store. Returns 0, or -1 when the socket failed. */
-int lt_ingest_fill(lt_ingest *in, int sigfd, size_t max_events);
+/* lt_ingest_fill's flags. */
+#define LT_INGEST_RECEIVE  1u /* receive what waits on the socket */
+#define LT_INGEST_PIPELINE 2u /* under a backlog, admit the next batch on the admit thread */
+
+/* Make the pass's batch (when the batch in hand was not answered yet, what
+ * is received is added to it and admitted here):
+ * - the batch admitted meanwhile on the admit thread, if any (waiting for it);
+ * - with LT_INGEST_RECEIVE, what waits on the socket, within max_events (0,
+ *   or above batch.max_events: batch.max_events) and batch.max_bytes,
+ *   lingering up to batch.max_wait_us for more (a readable sigfd ends the
+ *   linger). It is admitted (decoded and checked; what fails is answered
+ *   later without touching the store) here when no batch is in hand, else,
+ *   with LT_INGEST_PIPELINE, on the admit thread (worker.h) while the loop
+ *   stores this one; with a backlog (a full batch, and more waiting) a
+ *   second batch is received for it.
+ * Returns 0, or -1 when the socket failed. */
+int lt_ingest_fill(lt_ingest *in, int sigfd, size_t max_events, unsigned flags);
+
+/* A batch is on the admit thread: call lt_ingest_fill for the next pass
+ * even when the socket is not readable. */
+bool lt_ingest_working(const lt_ingest *in);
 
 /* Submissions of the batch that need the store (decoded and valid). */
 size_t lt_ingest_pending(const lt_ingest *in);
@@ -91,8 +106,8 @@ size_t lt_ingest_held(const lt_ingest *in);
  * and empty it. */
 void lt_ingest_reply(lt_ingest *in);
 
-/* Drop the batch and the held replies without sending them (a failed commit
- * or flush: clients resend). */
+/* Drop the batches in hand (also the one on the admit thread) and the held
+ * replies without sending them (a failed commit or flush: clients resend). */
 void lt_ingest_abandon(lt_ingest *in);
 
 /* Counters since start (for logs and sd_notify STATUS). */

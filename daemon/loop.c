@@ -396,7 +396,9 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
         int64_t now = lt_time_now_ms();
         long timeout = lt_delivery_timeout_ms(p->delivery, now, idle_ms);
         timeout = lt_stream_timeout_ms(p->stream, timeout);
-        if (ls.open && !lt_ingest_held(p->ingest)) {
+        if (lt_ingest_working(p->ingest))
+            timeout = 0; /* the next batch is ready, or nearly */
+        else if (ls.open && !lt_ingest_held(p->ingest)) {
             /* commit it once no event came and no reply went for QUIET_US */
             int64_t left = ls.active_us + QUIET_US - mono_us();
             long ms = left > 0 ? (long)((left + 999) / 1000) : 0;
@@ -416,8 +418,11 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
             if (r < 0)
                 return drop_open(&ls, r);
         }
-        if (!stop && (items[0].revents & ZMQ_POLLIN)) {
-            if (lt_ingest_fill(p->ingest, sigfd, p->journal ? JOURNAL_PASS_EVENTS : 0) < 0)
+        bool readable = !stop && (items[0].revents & ZMQ_POLLIN);
+        if (readable || lt_ingest_working(p->ingest)) {
+            unsigned flags =
+                (readable ? LT_INGEST_RECEIVE : 0) | (p->journal ? LT_INGEST_PIPELINE : 0);
+            if (lt_ingest_fill(p->ingest, sigfd, p->journal ? JOURNAL_PASS_EVENTS : 0, flags) < 0)
                 return drop_open(&ls, LT_ERR_ZMQ);
             ls.active_us = mono_us();
         }

@@ -7,8 +7,9 @@
  * what matters: a held reply never leaves before its ticket is reported
  * flushed; replies leave oldest first; a later pass's replies (a duplicate
  * answered from an event still waiting for its flush) never overtake an
- * earlier pass's; after a commit every held reply goes with the batch; and
- * an abandoned loop (a failed flush) sends none of them. */
+ * earlier pass's; after a commit every held reply goes with the batch;
+ * batches admitted on the admit thread keep their order; and an abandoned
+ * loop (a failed flush) sends none of them. */
 #include <errno.h>
 #include <ftw.h>
 #include <stdbool.h>
@@ -139,7 +140,7 @@ static void fill_and_stage(env *e, size_t expect_items)
         zmq_pollitem_t it[2];
         lt_ingest_pollitems(e->in, it);
         zmq_poll(it, 1, 20);
-        assert_int_equal(lt_ingest_fill(e->in, -1, 0), 0);
+        assert_int_equal(lt_ingest_fill(e->in, -1, 0, LT_INGEST_RECEIVE), 0);
     }
     assert_int_equal(lt_ingest_pending(e->in), expect_items);
     assert_int_equal(lt_ingest_stage(e->in, e->t, expect_items, &routed), 0);
@@ -263,6 +264,59 @@ static void many_held_passes_drain_in_order(void **state)
     expect_no_reply(e);
 }
 
+/* With LT_INGEST_PIPELINE and a backlog, the next batch is admitted on the
+ * admit thread while the current one is staged: every event is still
+ * answered once, in order, with consecutive seqs, and what does not decode
+ * on that thread is answered MALFORMED. */
+static void pipelined_batches_keep_their_order(void **state)
+{
+    env *e = *state;
+    char id[32];
+    enum { N = 40, MAX = 4 };
+
+    for (uint64_t i = 1; i <= N; i++) {
+        snprintf(id, sizeof(id), "q%llu", (unsigned long long)i);
+        if (i == 23) { /* garbage in the middle of a later batch */
+            assert_int_equal(zmq_send(e->dealer, "\xff\xff\xff", 3, 0), 3);
+            continue;
+        }
+        send_event(e, id, i);
+    }
+    /* wait until everything is queued on the ROUTER */
+    zmq_pollitem_t it[2];
+    lt_ingest_pollitems(e->in, it);
+    assert_int_equal(zmq_poll(it, 1, 2000), 1);
+    usleep(100 * 1000);
+
+    size_t answered = 0;
+    bool pipelined = false;
+    uint64_t next_seq = 1;
+    for (int pass = 0; pass < 100 && answered < N; pass++) {
+        assert_int_equal(lt_ingest_fill(e->in, -1, MAX, LT_INGEST_RECEIVE | LT_INGEST_PIPELINE), 0);
+        pipelined |= lt_ingest_working(e->in);
+        uint32_t routed = 0;
+        assert_int_equal(lt_ingest_stage(e->in, e->t, MAX, &routed), 0);
+        lt_ingest_reply(e->in);
+        lt_reply *r;
+        while ((r = next_reply(e, 50)) != NULL) {
+            answered++;
+            if (r->request_id == 0) { /* the garbage: its request id is unknown */
+                assert_int_equal(r->outcome, LIENTHONG__V1__REPLY__OUTCOME__REJECTED);
+                assert_int_equal(r->code, LIENTHONG__V1__ERROR_CODE__MALFORMED);
+            } else {
+                assert_int_equal(r->outcome, ACCEPTED);
+                assert_int_equal(r->seq, next_seq);
+                next_seq++;
+            }
+            lienthong__v1__reply__free_unpacked(r, NULL);
+        }
+    }
+    assert_int_equal(answered, N);
+    assert_int_equal(next_seq, N); /* N - 1 events stored */
+    assert_true(pipelined);
+    assert_false(lt_ingest_working(e->in));
+}
+
 static void abandoned_replies_are_never_sent(void **state)
 {
     env *e = *state;
@@ -272,7 +326,19 @@ static void abandoned_replies_are_never_sent(void **state)
     lt_ingest_hold(e->in, 5);
     send_event(e, "e2", 302);
     fill_and_stage(e, 1);
+    /* and a batch on the admit thread */
+    for (uint64_t i = 0; i < 8; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "w%llu", (unsigned long long)i);
+        send_event(e, id, 310 + i);
+    }
+    usleep(100 * 1000);
+    lt_ingest_hold(e->in, 6);
+    assert_int_equal(lt_ingest_fill(e->in, -1, 4, LT_INGEST_RECEIVE | LT_INGEST_PIPELINE), 0);
+    assert_true(lt_ingest_working(e->in));
     lt_ingest_abandon(e->in); /* the flush failed: the daemon exits */
+    assert_false(lt_ingest_working(e->in));
+    assert_int_equal(lt_ingest_pending(e->in), 0);
     assert_int_equal(lt_ingest_held(e->in), 0);
     lt_ingest_release(e->in, UINT64_MAX);
     lt_ingest_reply(e->in);
@@ -287,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_commit_sends_the_held_replies_then_the_batch, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(many_held_passes_drain_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(pipelined_batches_keep_their_order, setup, teardown),
         cmocka_unit_test_setup_teardown(abandoned_replies_are_never_sent, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
