@@ -66,13 +66,20 @@ int lt_apply_event_raw(lt_store_txn *t, const lt_config *cfg, const char *sender
 {
     memset(ret, 0, sizeof(*ret));
     uint64_t seq;
-    int r = lt_store_find_event(t, sender, ev->event_id, &seq);
-    if (r == 0) {
+    bool careful = lt_store_txn_careful(t);
+    /* dedupe: in a plain transaction the new event's entry is put at once
+     * (a failed write poisons the transaction anyway: it is redone
+     * carefully); in a careful one, looked up only */
+    int r = careful ? lt_store_find_event(t, sender, ev->event_id, &seq)
+                    : lt_store_claim_event(t, sender, ev->event_id, &seq);
+    if ((careful && r == 0) || (!careful && r == 1)) {
         ret->outcome = OUT(DUPLICATE);
         ret->seq = seq;
         return 0;
     }
-    if (r != LT_ERR_NOT_FOUND)
+    if (!careful && r < 0)
+        return r == LT_ERR_STORE_FULL || r == -E2BIG ? LT_APPLY_NEED_CAREFUL : r;
+    if (careful && r != LT_ERR_NOT_FOUND)
         return r;
 
     lt_dossier_state *cur = NULL;
@@ -82,6 +89,8 @@ int lt_apply_event_raw(lt_store_txn *t, const lt_config *cfg, const char *sender
             return r;
         lt_log_err("dossier state unreadable dossier=%s err=\"%s\"", ev->dossier_code,
                    lt_strerror(r));
+        if (!careful && (r = lt_store_unclaim_event(t)) < 0)
+            return r == LT_ERR_STORE_FULL ? LT_APPLY_NEED_CAREFUL : r;
         reject(ret, ERR(INTERNAL), "event.dossier_code",
                "the dossier's stored state could not be read; see the daemon log");
         return 0;
@@ -91,12 +100,13 @@ int lt_apply_event_raw(lt_store_txn *t, const lt_config *cfg, const char *sender
     lt_diag d;
     lt_diag_clear(&d);
     if (lt_validate_transition(ev, cur, lt_store_next_seq(t), &next, &d) < 0) {
-        reject(ret, d.code, d.field, d.message);
         lienthong__v1__dossier_state__free_unpacked(cur, NULL);
+        if (!careful && (r = lt_store_unclaim_event(t)) < 0)
+            return r == LT_ERR_STORE_FULL ? LT_APPLY_NEED_CAREFUL : r;
+        reject(ret, d.code, d.field, d.message);
         return 0;
     }
 
-    bool careful = lt_store_txn_careful(t);
     if (careful && (r = lt_store_savepoint(t)) < 0) {
         lienthong__v1__dossier_state__free_unpacked(cur, NULL);
         return r == LT_ERR_STORE_FULL ? (reject(ret, ERR(STORE_FULL), "",

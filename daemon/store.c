@@ -42,6 +42,11 @@ struct lt_store_txn {
     int depth; /* open savepoints */
     bool write, careful;
     txn_deltas d;
+    /* lt_store_claim_event: the dedupe entry already put for seq claim_seq */
+    bool claimed;
+    uint64_t claim_seq;
+    char claim_key[512];
+    size_t claim_len;
 };
 
 /* Translate an LMDB return code into the project's error scheme. */
@@ -433,6 +438,39 @@ int lt_store_find_event(lt_store_txn *t, const char *sender, const char *event_i
     return 0;
 }
 
+int lt_store_claim_event(lt_store_txn *t, const char *sender, const char *event_id,
+                         uint64_t *ret_seq)
+{
+    int n = dedupe_key(sender, event_id, t->claim_key, sizeof(t->claim_key));
+    if (n < 0)
+        return n; /* too long for a key: the append would fail the same way */
+    uint8_t seqb[8];
+    MDB_val k = { (size_t)n, t->claim_key }, v = { 8, seqb };
+    be64(t->d.next_seq, seqb);
+    int rc = mdb_put(t->txn, t->s->dedupe, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) { /* v is the stored entry */
+        if (v.mv_size != 8)
+            return LT_ERR_STORE;
+        *ret_seq = unbe64(v.mv_data);
+        return 1;
+    }
+    if (rc)
+        return map_err(rc);
+    t->claimed = true;
+    t->claim_seq = t->d.next_seq;
+    t->claim_len = (size_t)n;
+    return 0;
+}
+
+int lt_store_unclaim_event(lt_store_txn *t)
+{
+    if (!t->claimed)
+        return 0;
+    t->claimed = false;
+    MDB_val k = { t->claim_len, t->claim_key };
+    return map_err(mdb_del(t->txn, t->s->dedupe, &k, NULL));
+}
+
 int lt_store_get_state(lt_store_txn *t, const char *dossier_code, lt_dossier_state **ret)
 {
     MDB_val k = { strlen(dossier_code), (void *)dossier_code }, v;
@@ -518,7 +556,9 @@ static int append_puts(lt_store_txn *t, MDB_txn *txn, const lt_stored_event *se,
         return rc;
     v.mv_size = 8;
     v.mv_data = seqb;
-    if ((rc = mdb_put(txn, s->dedupe, dk, &v, MDB_NOOVERWRITE)))
+    if (t->claimed && t->claim_seq == t->d.next_seq)
+        t->claimed = false; /* lt_store_claim_event put it */
+    else if ((rc = mdb_put(txn, s->dedupe, dk, &v, MDB_NOOVERWRITE)))
         return rc;
     if ((rc = mdb_put(txn, s->dossier_idx, &ck, &v, MDB_APPENDDUP)))
         return rc;

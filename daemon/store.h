@@ -108,6 +108,22 @@ int lt_store_txn_commit(lt_store_txn **p);
 /* Abort; frees the txn and nulls *p. Accepts NULL and *p == NULL. */
 void lt_store_txn_abort(lt_store_txn **p);
 
+/* For a plain (not careful) write transaction: look up (sender, event_id)
+ * and, when absent, put its dedupe entry at once, with the seq the next
+ * append in t will take: one B-tree descent instead of a lookup and a put.
+ * The next lt_store_append in t must be this event's (it does not put the
+ * entry again), or lt_store_unclaim_event must undo the claim.
+ * Returns 0 (claimed), 1 with *ret_seq when the event is already stored,
+ * -E2BIG when the key is too long for the store, or LT_ERR_STORE_FULL /
+ * another error, after which LMDB refuses every further write in t (abort
+ * it). */
+int lt_store_claim_event(lt_store_txn *t, const char *sender, const char *event_id,
+                         uint64_t *ret_seq);
+
+/* Remove the entry put by the last lt_store_claim_event (the event was
+ * rejected after all). Returns 0 or an error as lt_store_claim_event. */
+int lt_store_unclaim_event(lt_store_txn *t);
+
 /* Look up (sender, event_id) in the dedupe index.
  * Returns 0 and *ret_seq when present, LT_ERR_NOT_FOUND when not. */
 int lt_store_find_event(lt_store_txn *t, const char *sender, const char *event_id,

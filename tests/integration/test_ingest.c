@@ -224,10 +224,19 @@ static void test_rejections(lt_h *h, void *c)
     lt_h_check(stats.last_seq == before + 1,
                "rejections changed the store: last_seq %llu, want %llu",
                (unsigned long long)stats.last_seq, (unsigned long long)before + 1);
+    /* not even its event id: R-t2, corrected and sent again, is a new event */
+    s = lt_h_status("dept.hcm", "R-t2", "H26.01-0101", 2);
+    r = lt_h_call(c, s);
+    expect_accepted(r);
+    lt_h_check(r->seq == before + 2, "corrected R-t2 got seq %llu, want %llu",
+               (unsigned long long)r->seq, (unsigned long long)before + 2);
+    lienthong__v1__reply__free_unpacked(r, NULL);
+    lt_h_sub_free(s);
     lt_store_close(&st);
     lt_h_check(lt_h_log_contains(h, "code=BAD_TRANSITION field=event.status.status"),
                "rejection not logged with code and field");
-    printf("ok every client-reachable rejection code, nothing stored\n");
+    printf("ok every client-reachable rejection code, nothing stored (a corrected resend is "
+           "accepted)\n");
 }
 
 /* Wrong frame counts, empty frames, a delimiter envelope: each answered, daemon alive. */

@@ -288,6 +288,61 @@ static void dedupe_finds_an_event_by_sender_and_id(void **state)
     assert_null(t);
 }
 
+/* lt_store_claim_event: the lookup that already puts the entry (the
+ * daemon's plain transactions). A claim is answered as the lookup would be,
+ * the append after it stores the event once, and an undone claim leaves no
+ * trace: the same event id can be claimed and stored later. */
+static void a_claim_puts_the_dedupe_entry_once(void **state)
+{
+    env *e = *state;
+    lt_store_txn *t;
+    evbuf b;
+    uint64_t seq = 0;
+
+    open_store(e, 0);
+    put1(e, "ev-a", "D1", 2);
+
+    assert_int_equal(lt_store_txn_begin(e->s, true, false, &t), 0);
+    assert_int_equal(lt_store_claim_event(t, SENDER, "ev-a", &seq), 1); /* stored */
+    assert_int_equal(seq, 1);
+    /* new: claimed with the seq the next append takes, then appended once */
+    assert_int_equal(lt_store_claim_event(t, SENDER, "ev-b", &seq), 0);
+    assert_int_equal(lt_store_find_event(t, SENDER, "ev-b", &seq), 0);
+    assert_int_equal(seq, 2);
+    assert_int_equal(append_in(t, SENDER, ev_make(&b, "ev-b", "D1", 4), &seq), 0);
+    assert_int_equal(seq, 2);
+    assert_int_equal(lt_store_claim_event(t, SENDER, "ev-b", &seq), 1);
+    assert_int_equal(seq, 2);
+    /* claimed, then undone (the event was rejected): gone */
+    assert_int_equal(lt_store_claim_event(t, SENDER, "ev-c", &seq), 0);
+    assert_int_equal(lt_store_unclaim_event(t), 0);
+    assert_int_equal(lt_store_find_event(t, SENDER, "ev-c", &seq), LT_ERR_NOT_FOUND);
+    assert_int_equal(lt_store_unclaim_event(t), 0); /* nothing claimed: nothing done */
+    /* an append without a claim still puts the entry itself */
+    assert_int_equal(append_in(t, SENDER, ev_make(&b, "ev-d", "D1", 5), &seq), 0);
+    assert_int_equal(seq, 3);
+    /* and ev-c can come later, claimed again */
+    assert_int_equal(lt_store_claim_event(t, SENDER, "ev-c", &seq), 0);
+    assert_int_equal(append_in(t, SENDER, ev_make(&b, "ev-c", "D2", 2), &seq), 0);
+    assert_int_equal(seq, 4);
+    /* a key too long for LMDB is refused before anything is written */
+    char longid[600];
+    memset(longid, 'x', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
+    assert_int_equal(lt_store_claim_event(t, SENDER, longid, &seq), -E2BIG);
+    assert_int_equal(lt_store_txn_commit(&t), 0);
+
+    reopen_store(e, 0);
+    assert_int_equal(lt_store_txn_begin(e->s, false, false, &t), 0);
+    const char *ids[] = { "ev-a", "ev-b", "ev-d", "ev-c" };
+    for (uint64_t i = 0; i < 4; i++) {
+        assert_int_equal(lt_store_find_event(t, SENDER, ids[i], &seq), 0);
+        assert_int_equal(seq, i + 1);
+    }
+    assert_int_equal(lt_store_last_seq(e->s), 4);
+    lt_store_txn_abort(&t);
+}
+
 static void dossier_walk_returns_its_events_oldest_first(void **state)
 {
     env *e = *state;
@@ -848,6 +903,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(appended_events_read_back_with_sender_and_seq, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(dedupe_finds_an_event_by_sender_and_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_claim_puts_the_dedupe_entry_once, setup, teardown),
         cmocka_unit_test_setup_teardown(dossier_walk_returns_its_events_oldest_first, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(log_walk_honours_from_and_limit, setup, teardown),
