@@ -3,8 +3,9 @@
  *
  * Each pass: zmq_poll over the ingest socket, the signalfd, the agency links,
  * the stream and control sockets, with a timeout from the next due delivery;
- * then drain the ingest socket into a batch, read agency replies and expire
- * attempts, read subscriber and control requests; then write everything
+ * then drain the ingest socket into a batch (under a backlog the next batch
+ * is decoded on the ingest's admit thread meanwhile), read agency replies
+ * and expire attempts, read subscriber and control requests; then write everything
  * staged (events with their outbox rows, delivery outcomes, results, cursor
  * moves, operator commands) in one LMDB transaction and commit it durably;
  * only then reply, send new deliveries and stream records. A pass holding
