@@ -775,6 +775,7 @@ int lt_ingest_fill(lt_ingest *in, int sigfd, size_t max_events, unsigned flags)
     /* the next pass's batch: decoded and checked on the admit thread while
      * this one is stored */
     in->work = b;
+    in->counters.admitted_ahead++;
     lt_worker_post(in->worker, admit_batch, b);
     return 0;
 }

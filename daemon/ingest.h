@@ -29,6 +29,7 @@ typedef struct lt_ingest lt_ingest;
 
 typedef struct lt_ingest_counters {
     uint64_t accepted, duplicate, rejected, dropped, batches;
+    uint64_t admitted_ahead; /* batches decoded on the admit thread */
 } lt_ingest_counters;
 
 /* Create the ROUTER socket on zctx and bind it to cfg->ingest_endpoint.

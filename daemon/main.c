@@ -264,8 +264,9 @@ static int serve(const lt_config *cfg)
         return EXIT_FATAL;
     }
     lt_log_info("lienthongd stopped accepted=%" PRIu64 " duplicate=%" PRIu64 " rejected=%" PRIu64
-                " dropped=%" PRIu64 " last_seq=%" PRIu64,
-                c.accepted, c.duplicate, c.rejected, c.dropped, last);
+                " dropped=%" PRIu64 " batches=%" PRIu64 " admitted_ahead=%" PRIu64
+                " last_seq=%" PRIu64,
+                c.accepted, c.duplicate, c.rejected, c.dropped, c.batches, c.admitted_ahead, last);
     return 0;
 }
 

@@ -13,7 +13,8 @@
  * acknowledged from the journal (daemon/journal.h); the restart replays
  * them, and the log must show it did at least once.
  *
- * One more round ends with SIGTERM under load and must exit 0.
+ * One more round ends with SIGTERM under load and must exit 0, having
+ * decoded batches on its admit thread (admitted_ahead in its last log line).
  * LT_CRASH_ROUNDS (default 20) and LT_CRASH_SEED (default: time) tune it;
  * e.g. LT_CRASH_ROUNDS=500 build/bin/test_crash for a long run by hand.
  */
@@ -32,7 +33,25 @@
 
 #include "journal.h"
 
-enum { CLIENTS = 4, WINDOW = 32, MAX_EVENTS = 2000000, PER_ROUND = 20000 };
+/* 256 in flight: above a journaled pass (128), so under load the next batch
+ * is decoded on the admit thread while the loop stores (daemon/worker.h) */
+enum { CLIENTS = 4, WINDOW = 64, MAX_EVENTS = 2000000, PER_ROUND = 20000 };
+
+/* admitted_ahead=N from the daemon's last "lienthongd stopped" line, or 0. */
+static unsigned long long stopped_admitted_ahead(lt_h *h)
+{
+    FILE *f = fopen(h->log, "r");
+    lt_h_check(f, "cannot read %s", h->log);
+    char line[1024];
+    unsigned long long n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        const char *p = strstr(line, "lienthongd stopped ");
+        if (p && (p = strstr(p, "admitted_ahead=")))
+            n = strtoull(p + strlen("admitted_ahead="), NULL, 10);
+    }
+    fclose(f);
+    return n;
+}
 enum { UNSENT = 0, PENDING, ACKED };
 
 static unsigned char state[MAX_EVENTS];
@@ -364,7 +383,9 @@ int main(void)
     stop_signal = SIGTERM;
     run_round(&h, 200, false);
     stop_signal = SIGKILL;
-    printf("SIGTERM round: exit 0\n");
+    unsigned long long ahead = stopped_admitted_ahead(&h);
+    lt_h_check(ahead > 0, "no batch was decoded on the admit thread under load");
+    printf("SIGTERM round: exit 0, %llu batches decoded on the admit thread\n", ahead);
     /* final round: resend everything unacknowledged, let it finish, stop cleanly */
     run_round(&h, 0, true);
     lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM did not exit 0");
