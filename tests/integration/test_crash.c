@@ -381,10 +381,14 @@ int main(void)
     }
     /* one round stopped with SIGTERM under the same load: clean exit, same checks */
     stop_signal = SIGTERM;
+    int before_sigterm = n_events;
     run_round(&h, 200, false);
     stop_signal = SIGKILL;
     unsigned long long ahead = stopped_admitted_ahead(&h);
-    lt_h_check(ahead > 0, "no batch was decoded on the admit thread under load");
+    /* (a long run may have sent its MAX_EVENTS already: no load left) */
+    lt_h_check(ahead > 0 || n_events - before_sigterm < PER_ROUND / 4,
+               "no batch was decoded on the admit thread under load (%d new events)",
+               n_events - before_sigterm);
     printf("SIGTERM round: exit 0, %llu batches decoded on the admit thread\n", ahead);
     /* final round: resend everything unacknowledged, let it finish, stop cleanly */
     run_round(&h, 0, true);
