@@ -743,6 +743,8 @@ int lt_ingest_fill(lt_ingest *in, int sigfd, size_t max_events, unsigned flags)
     if (max_events == 0 || max_events > (size_t)in->cfg->batch_max_events)
         max_events = (size_t)in->cfg->batch_max_events;
     if (in->cur->n_items) { /* not answered yet: add to it, here */
+        if (in->work)
+            return 0; /* what comes next must follow the batch on the admit thread */
         if ((flags & LT_INGEST_RECEIVE) && receive_batch(in, in->cur, sigfd, max_events) < 0)
             return -1;
         admit_batch(in->cur);
