@@ -694,11 +694,10 @@ static batch *spare(lt_ingest *in)
     return NULL; /* cannot happen: three batches, two taken at most */
 }
 
-/* Receive what waits on the socket into the empty batch b, within
- * max_events and batch.max_bytes, lingering up to batch.max_wait_us for
- * more (a readable sigfd ends the linger). Returns 0, or -1 when the socket
- * failed. */
-static int receive_batch(lt_ingest *in, batch *b, int sigfd, size_t max_events)
+/* Receive what waits on the socket into the batch b, within max_events and
+ * batch.max_bytes, when linger up to batch.max_wait_us for more (a readable
+ * sigfd ends the linger). Returns 0, or -1 when the socket failed. */
+static int receive_batch(lt_ingest *in, batch *b, int sigfd, size_t max_events, bool linger)
 {
     const lt_config *c = in->cfg;
     size_t bytes = 0;
@@ -712,7 +711,7 @@ static int receive_batch(lt_ingest *in, batch *b, int sigfd, size_t max_events)
             if (r == 0)
                 break;
         }
-        if (c->batch_max_wait_us == 0 || b->n_items >= max_events ||
+        if (!linger || c->batch_max_wait_us == 0 || b->n_items >= max_events ||
             bytes >= (size_t)c->batch_max_bytes)
             return 0;
         /* Linger up to batch.max_wait_us for more, so one fsync covers more events. */
@@ -745,7 +744,7 @@ int lt_ingest_fill(lt_ingest *in, int sigfd, size_t max_events, unsigned flags)
     if (in->cur->n_items) { /* not answered yet: add to it, here */
         if (in->work)
             return 0; /* what comes next must follow the batch on the admit thread */
-        if ((flags & LT_INGEST_RECEIVE) && receive_batch(in, in->cur, sigfd, max_events) < 0)
+        if ((flags & LT_INGEST_RECEIVE) && receive_batch(in, in->cur, sigfd, max_events, true) < 0)
             return -1;
         admit_batch(in->cur);
         return 0;
@@ -758,7 +757,8 @@ int lt_ingest_fill(lt_ingest *in, int sigfd, size_t max_events, unsigned flags)
     if (!(flags & LT_INGEST_RECEIVE))
         return 0;
     batch *b = spare(in);
-    if (receive_batch(in, b, sigfd, max_events) < 0)
+    /* no lingering for a batch received while one is in hand */
+    if (receive_batch(in, b, sigfd, max_events, in->cur->n_items == 0) < 0)
         return -1;
     if (b->n_items == 0)
         return 0;
@@ -769,7 +769,7 @@ int lt_ingest_fill(lt_ingest *in, int sigfd, size_t max_events, unsigned flags)
         if (!(flags & LT_INGEST_PIPELINE) || b->n_items < max_events || !lt_ingest_readable(in))
             return 0; /* no backlog: a thread hop would only add to the latency */
         b = spare(in);
-        if (receive_batch(in, b, sigfd, max_events) < 0)
+        if (receive_batch(in, b, sigfd, max_events, false) < 0)
             return -1;
         if (b->n_items == 0)
             return 0;

@@ -28,10 +28,12 @@
 #define ROUTED_COMMIT_MS      5
 #define LMDB_PER_JOURNAL_BYTE 8
 
-/* With the journal, a pass takes at most this many events: while one pass's
- * records are flushed on the journal's thread the loop stages the next, and
- * the clients whose events were flushed get their replies (and send more)
- * without waiting for the whole backlog. Commits still take many passes. */
+/* While passes are journaled, a pass takes at most this many events: while
+ * one pass's records are flushed on the journal's thread the loop stages the
+ * next, and the clients whose events were flushed get their replies (and
+ * send more) without waiting for the whole backlog. Commits still take many
+ * passes. When passes commit instead (other work, the map near full, the
+ * journal full), a pass takes batch.max_events again. */
 #define JOURNAL_PASS_EVENTS 128
 
 typedef struct loop_state {
@@ -45,6 +47,7 @@ typedef struct loop_state {
     uint64_t ticket;      /* the journal flush the last journaled pass's replies wait for */
     uint64_t synced;      /* the last flush the journal's sync thread reported done */
     int64_t active_us;    /* when an event last came in or replies last went out */
+    bool journaling;      /* the last pass with new events could be journaled (journal_this_pass) */
 } loop_state;
 
 static int64_t mono_us(void)
@@ -203,26 +206,34 @@ static int recover_open(loop_state *ls)
     return 0;
 }
 
+/* Is the open transaction due for its commit: store.journal_commit_ms after
+ * its first journaled pass, ROUTED_COMMIT_MS once it holds an event owed to
+ * an agency? */
+static bool commit_due(const loop_state *ls, int64_t now)
+{
+    int64_t max_age = ls->p->cfg->journal_commit_ms;
+    if (ls->open_routed && max_age > ROUTED_COMMIT_MS)
+        max_age = ROUTED_COMMIT_MS; /* agencies wait for these: deliveries start after the commit */
+    return ls->open_ms && now - ls->open_ms >= max_age; /* (write_pass has taken ls->open) */
+}
+
 /* May this pass's events be acknowledged from the journal, leaving the
- * transaction open? Only new events in it, within store.journal_commit_ms
- * (ROUTED_COMMIT_MS once it holds an event owed to an agency) and
+ * transaction open? Only new events in it, before the commit is due, within
  * the journal's room, and while the map keeps room below the 80% warning for
  * LMDB_PER_JOURNAL_BYTE times what the open transaction holds: the fill
  * warnings then come from commits as before, and a replay always fits. */
 static bool journal_this_pass(loop_state *ls, bool only_ingest, bool stopping, int64_t now)
 {
     const lt_loop_parts *p = ls->p;
-    int64_t max_age = p->cfg->journal_commit_ms;
-    if (ls->open_routed && max_age > ROUTED_COMMIT_MS)
-        max_age = ROUTED_COMMIT_MS; /* agencies wait for these: deliveries start after the commit */
-    if (!p->journal || !only_ingest || stopping || lt_ingest_pending(p->ingest) == 0 ||
-        (ls->open_ms && now - ls->open_ms >= max_age))
-        return false;
+    if (!p->journal || stopping || lt_ingest_pending(p->ingest) == 0 || commit_due(ls, now))
+        return false; /* a commit in the course of journaling */
     uint64_t add = lt_ingest_journal_bytes(p->ingest), used = 0, size = 0;
-    if (add > lt_journal_room(p->journal))
-        return false;
     lt_store_fill(p->store, &used, &size);
-    return used + LMDB_PER_JOURNAL_BYTE * (lt_journal_used(p->journal) + add) < size / 10 * 8;
+    /* else passes commit for a while: ls->journaling sizes them */
+    ls->journaling =
+        only_ingest && add <= lt_journal_room(p->journal) &&
+        used + LMDB_PER_JOURNAL_BYTE * (lt_journal_used(p->journal) + add) < size / 10 * 8;
+    return ls->journaling;
 }
 
 /* The pass's write transaction: the one left open by journaled passes, or a
@@ -272,7 +283,7 @@ static int write_pass(loop_state *ls, bool stopping, uint32_t *routed, bool *ret
                     return r;
                 }
                 if (lt_journal_sync_requested(p->journal) > ls->synced ||
-                    lt_ingest_readable(p->ingest)) {
+                    lt_ingest_working(p->ingest) || lt_ingest_readable(p->ingest)) {
                     /* more is waiting: flush on the journal's thread meanwhile */
                     ls->ticket = lt_journal_sync_request(p->journal);
                 } else { /* nothing to do while the disk works: flush here, reply sooner */
@@ -369,7 +380,7 @@ static void reply(loop_state *ls, bool committed, bool journaled)
 
 int lt_loop_run(const lt_loop_parts *p, int sigfd)
 {
-    loop_state ls = { .p = p, .active_us = mono_us() };
+    loop_state ls = { .p = p, .active_us = mono_us(), .journaling = true };
     uint64_t usec = 0;
     if (sd_watchdog_enabled(0, &usec) > 0)
         ls.watchdog_usec = usec;
@@ -422,7 +433,9 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
         if (readable || lt_ingest_working(p->ingest)) {
             unsigned flags =
                 (readable ? LT_INGEST_RECEIVE : 0) | (p->journal ? LT_INGEST_PIPELINE : 0);
-            if (lt_ingest_fill(p->ingest, sigfd, p->journal ? JOURNAL_PASS_EVENTS : 0, flags) < 0)
+            /* small passes only while they are journaled: a commit takes batch.max_events */
+            size_t max = p->journal && ls.journaling ? JOURNAL_PASS_EVENTS : 0;
+            if (lt_ingest_fill(p->ingest, sigfd, max, flags) < 0)
                 return drop_open(&ls, LT_ERR_ZMQ);
             ls.active_us = mono_us();
         }
@@ -435,7 +448,8 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
         uint32_t routed = 0;
         staged_in in = { false, false };
         bool quiet = ls.open && !lt_ingest_held(p->ingest) && mono_us() - ls.active_us >= QUIET_US;
-        if ((ls.open && (stop || quiet)) || lt_ingest_pending(p->ingest) ||
+        /* due: also when only messages rejected before the store keep coming */
+        if ((ls.open && (stop || quiet || commit_due(&ls, now))) || lt_ingest_pending(p->ingest) ||
             lt_delivery_has_staged(p->delivery) || lt_stream_has_staged(p->stream) ||
             lt_control_has_staged(p->control)) {
             int64_t t0 = lt_time_now_ms();
