@@ -32,22 +32,23 @@
  * one pass's records are flushed on the journal's thread the loop stages the
  * next, and the clients whose events were flushed get their replies (and
  * send more) without waiting for the whole backlog. Commits still take many
- * passes. When passes commit instead (other work, the map near full, the
- * journal full), a pass takes batch.max_events again. */
+ * passes. When passes commit instead (other work: deliveries, streams,
+ * commands; the map near full, the journal full), a pass takes
+ * batch.max_events again, until store.journal_commit_ms after the last one. */
 #define JOURNAL_PASS_EVENTS 128
 
 typedef struct loop_state {
     const lt_loop_parts *p;
     uint64_t watchdog_usec;
     int64_t last_watchdog_ms, last_status_ms;
-    unsigned fill_warned; /* the highest fill level (permille) already warned about */
-    lt_store_txn *open;   /* kept open by journaled passes: acknowledged, not committed */
-    int64_t open_ms;      /* when its first journaled pass was acknowledged, or 0 */
-    uint32_t open_routed; /* agencies owed deliveries by its events */
-    uint64_t ticket;      /* the journal flush the last journaled pass's replies wait for */
-    uint64_t synced;      /* the last flush the journal's sync thread reported done */
-    int64_t active_us;    /* when an event last came in or replies last went out */
-    bool journaling;      /* the last pass with new events could be journaled (journal_this_pass) */
+    unsigned fill_warned;   /* the highest fill level (permille) already warned about */
+    lt_store_txn *open;     /* kept open by journaled passes: acknowledged, not committed */
+    int64_t open_ms;        /* when its first journaled pass was acknowledged, or 0 */
+    uint32_t open_routed;   /* agencies owed deliveries by its events */
+    uint64_t ticket;        /* the journal flush the last journaled pass's replies wait for */
+    uint64_t synced;        /* the last flush the journal's sync thread reported done */
+    int64_t active_us;      /* when an event last came in or replies last went out */
+    int64_t uncapped_until; /* passes take batch.max_events until then: they commit */
 } loop_state;
 
 static int64_t mono_us(void)
@@ -229,11 +230,12 @@ static bool journal_this_pass(loop_state *ls, bool only_ingest, bool stopping, i
         return false; /* a commit in the course of journaling */
     uint64_t add = lt_ingest_journal_bytes(p->ingest), used = 0, size = 0;
     lt_store_fill(p->store, &used, &size);
-    /* else passes commit for a while: ls->journaling sizes them */
-    ls->journaling =
-        only_ingest && add <= lt_journal_room(p->journal) &&
-        used + LMDB_PER_JOURNAL_BYTE * (lt_journal_used(p->journal) + add) < size / 10 * 8;
-    return ls->journaling;
+    if (only_ingest && add <= lt_journal_room(p->journal) &&
+        used + LMDB_PER_JOURNAL_BYTE * (lt_journal_used(p->journal) + add) < size / 10 * 8)
+        return true;
+    /* the journal is full, the map nearly: passes commit for a while */
+    ls->uncapped_until = now + p->cfg->journal_commit_ms;
+    return false;
 }
 
 /* The pass's write transaction: the one left open by journaled passes, or a
@@ -249,6 +251,8 @@ static int write_pass(loop_state *ls, bool stopping, uint32_t *routed, bool *ret
     bool careful = false;
     bool only_ingest = !lt_delivery_has_staged(p->delivery) && !lt_stream_has_staged(p->stream) &&
                        !lt_control_has_staged(p->control);
+    if (!only_ingest) /* deliveries (or streams, commands) commit passes for a while */
+        ls->uncapped_until = lt_time_now_ms() + p->cfg->journal_commit_ms;
     *ret_ok = *ret_journaled = false;
     for (int attempt = 0; attempt < 40; attempt++) {
         lt_store_txn *t = ls->open;
@@ -283,7 +287,8 @@ static int write_pass(loop_state *ls, bool stopping, uint32_t *routed, bool *ret
                     return r;
                 }
                 if (lt_journal_sync_requested(p->journal) > ls->synced ||
-                    lt_ingest_working(p->ingest) || lt_ingest_readable(p->ingest)) {
+                    (now >= ls->uncapped_until &&
+                     (lt_ingest_working(p->ingest) || lt_ingest_readable(p->ingest)))) {
                     /* more is waiting: flush on the journal's thread meanwhile */
                     ls->ticket = lt_journal_sync_request(p->journal);
                 } else { /* nothing to do while the disk works: flush here, reply sooner */
@@ -380,7 +385,7 @@ static void reply(loop_state *ls, bool committed, bool journaled)
 
 int lt_loop_run(const lt_loop_parts *p, int sigfd)
 {
-    loop_state ls = { .p = p, .active_us = mono_us(), .journaling = true };
+    loop_state ls = { .p = p, .active_us = mono_us() };
     uint64_t usec = 0;
     if (sd_watchdog_enabled(0, &usec) > 0)
         ls.watchdog_usec = usec;
@@ -434,7 +439,7 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
             unsigned flags =
                 (readable ? LT_INGEST_RECEIVE : 0) | (p->journal ? LT_INGEST_PIPELINE : 0);
             /* small passes only while they are journaled: a commit takes batch.max_events */
-            size_t max = p->journal && ls.journaling ? JOURNAL_PASS_EVENTS : 0;
+            size_t max = p->journal && now >= ls.uncapped_until ? JOURNAL_PASS_EVENTS : 0;
             if (lt_ingest_fill(p->ingest, sigfd, max, flags) < 0)
                 return drop_open(&ls, LT_ERR_ZMQ);
             ls.active_us = mono_us();
