@@ -9,7 +9,8 @@
  * staged (events with their outbox rows, delivery outcomes, results, cursor
  * moves, operator commands) in one LMDB transaction and commit it durably;
  * only then reply, send new deliveries and stream records. A pass holding
- * only new events (at most 128 of them) is instead written to the journal
+ * only new events (at most 128 of them while no delivery, stream or command
+ * work made passes commit lately) is instead written to the journal
  * (journal.h) and acknowledged after its fdatasync: on the journal's sync
  * thread (syncer.h) while the loop goes on receiving and staging the next
  * pass, or on the loop's thread when nothing else waits. The transaction
