@@ -38,14 +38,22 @@ static int wait_synced(lt_syncer *s, uint64_t want, uint64_t *synced)
     return -ETIMEDOUT;
 }
 
+/* A new empty file in a fresh temp dir: dir (a "/tmp/lt-syncer-XXXXXX"
+ * buffer) and path are filled in. Returns its fd. */
+static int temp_file(char *dir, char *path, size_t size)
+{
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, size, "%s/f", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    return fd;
+}
+
 static void tickets_grow_and_each_is_reported_after_its_flush(void **state)
 {
     (void)state;
     char dir[] = "/tmp/lt-syncer-XXXXXX", path[64];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/f", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    assert_true(fd >= 0);
+    int fd = temp_file(dir, path, sizeof(path));
 
     lt_syncer *s = NULL;
     assert_int_equal(lt_syncer_start(fd, &s), 0);
@@ -98,10 +106,7 @@ static void stopping_flushes_what_was_asked(void **state)
 {
     (void)state;
     char dir[] = "/tmp/lt-syncer-XXXXXX", path[64];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/f", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    assert_true(fd >= 0);
+    int fd = temp_file(dir, path, sizeof(path));
     lt_syncer *s = NULL;
     assert_int_equal(lt_syncer_start(fd, &s), 0);
     assert_int_equal(pwrite(fd, "x", 1, 0), 1);
