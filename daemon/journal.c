@@ -27,7 +27,7 @@ struct lt_journal {
     uint64_t tail;    /* where the next write goes */
     uint64_t records; /* written since the last reset */
     uint64_t added;   /* records in buf */
-    uint8_t *buf;     /* records added and not synced yet */
+    uint8_t *buf;     /* records added and not written yet */
     size_t len, cap;
     uint8_t *image; /* the file as read at open, until the first reset */
     size_t image_len;
