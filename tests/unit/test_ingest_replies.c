@@ -11,7 +11,6 @@
  * batches admitted on the admit thread keep their order; and an abandoned
  * loop (a failed flush) sends none of them. */
 #include <errno.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include "config.h"
 #include "ingest.h"
 #include "store.h"
+#include "tmpdir.h"
 
 /* cmocka.h needs these first */
 // clang-format off
@@ -45,22 +45,13 @@ typedef struct env {
     lt_store_txn *t; /* the loop's open transaction */
 } env;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     env *e = calloc(1, sizeof(*e));
     char yaml[384], dir[128];
     lt_diag d;
 
-    snprintf(e->tmp, sizeof(e->tmp), "/tmp/lt-ingest-replies-XXXXXX");
-    assert_non_null(mkdtemp(e->tmp));
+    assert_int_equal(lt_t_tmpdir("ingest-replies", e->tmp, sizeof(e->tmp)), 0);
     snprintf(dir, sizeof(dir), "%s/data", e->tmp);
     snprintf(yaml, sizeof(yaml), "data_dir: %s\ningest:\n  endpoint: ipc://%s/ingest.sock\n", dir,
              e->tmp);
@@ -94,7 +85,7 @@ static int teardown(void **state)
     zmq_ctx_term(e->zctx);
     lt_store_close(&e->s);
     lt_config_free(&e->cfg);
-    nftw(e->tmp, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    lt_t_rmtree(e->tmp);
     free(e);
     return 0;
 }

@@ -11,7 +11,6 @@
  * its own seq or changes nothing and says which record failed. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,6 +24,7 @@
 #include "config.h"
 #include "journal.h"
 #include "store.h"
+#include "tmpdir.h"
 
 /* cmocka.h needs these first */
 // clang-format off
@@ -61,19 +61,12 @@ typedef struct seen {
     int stop_after; /* return 7 after this many records, 0 never */
 } seen;
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     env *e = calloc(1, sizeof(*e));
 
     assert_non_null(e);
-    snprintf(e->tmp, sizeof(e->tmp), "/tmp/lt-test-journal-XXXXXX");
-    assert_non_null(mkdtemp(e->tmp));
+    assert_int_equal(lt_t_tmpdir("test-journal", e->tmp, sizeof(e->tmp)), 0);
     snprintf(e->path, sizeof(e->path), "%s/journal", e->tmp);
     snprintf(e->dir, sizeof(e->dir), "%s/store", e->tmp);
     *state = e;
@@ -87,7 +80,7 @@ static int teardown(void **state)
     lt_journal_close(&e->j);
     lt_store_close(&e->s);
     lt_config_free(&e->cfg);
-    nftw(e->tmp, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    lt_t_rmtree(e->tmp);
     free(e);
     return 0;
 }

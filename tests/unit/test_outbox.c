@@ -3,8 +3,8 @@
  * letters holding their dossier (and only it), requeue and drop of one and of
  * all, walk_event and the per-agency counts. */
 #include "outbox.h"
+#include "tmpdir.h"
 
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -27,18 +27,11 @@ typedef struct env {
     lt_store_txn *t; /* the write transaction of the test */
 } env;
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     env *e = calloc(1, sizeof(*e));
     assert_non_null(e);
-    snprintf(e->tmp, sizeof(e->tmp), "/tmp/lt-test-outbox-XXXXXX");
-    assert_non_null(mkdtemp(e->tmp));
+    assert_int_equal(lt_t_tmpdir("test-outbox", e->tmp, sizeof(e->tmp)), 0);
     snprintf(e->dir, sizeof(e->dir), "%s/store", e->tmp);
     lt_store_opts o = { .dir = e->dir, .map_size = 64ull << 20 };
     lt_diag d;
@@ -55,7 +48,7 @@ static int teardown(void **state)
     env *e = *state;
     lt_store_txn_abort(&e->t);
     lt_store_close(&e->s);
-    nftw(e->tmp, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    lt_t_rmtree(e->tmp);
     free(e);
     return 0;
 }

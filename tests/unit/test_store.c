@@ -3,7 +3,6 @@
  * the way ingest puts them in: look up the dossier's state, let the validator
  * compute the next one, append, commit. */
 #include <errno.h>
-#include <ftw.h>
 #include <lmdb.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,6 +15,7 @@
 #include "dossier_view.h"
 #include "outbox.h"
 #include "store.h"
+#include "tmpdir.h"
 #include "validate.h"
 
 /* cmocka.h needs these first */
@@ -46,19 +46,12 @@ typedef struct evbuf {
     char note[4100];
 } evbuf;
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     env *e = calloc(1, sizeof(*e));
 
     assert_non_null(e);
-    snprintf(e->tmp, sizeof(e->tmp), "/tmp/lt-test-store-XXXXXX");
-    assert_non_null(mkdtemp(e->tmp));
+    assert_int_equal(lt_t_tmpdir("test-store", e->tmp, sizeof(e->tmp)), 0);
     snprintf(e->dir, sizeof(e->dir), "%s/store", e->tmp);
     *state = e;
     return 0;
@@ -69,7 +62,7 @@ static int teardown(void **state)
     env *e = *state;
 
     lt_store_close(&e->s);
-    nftw(e->tmp, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    lt_t_rmtree(e->tmp);
     free(e);
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "syncer.h"
+#include "tmpdir.h"
 
 /* cmocka.h needs these first */
 // clang-format off
@@ -38,12 +39,12 @@ static int wait_synced(lt_syncer *s, uint64_t want, uint64_t *synced)
     return -ETIMEDOUT;
 }
 
-/* A new empty file in a fresh temp dir: dir (a "/tmp/lt-syncer-XXXXXX"
- * buffer) and path are filled in. Returns its fd. */
-static int temp_file(char *dir, char *path, size_t size)
+/* A new empty file in a fresh temp dir; dir and path are filled in.
+ * Returns its fd. */
+static int temp_file(char *dir, size_t dsize, char *path, size_t psize)
 {
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, size, "%s/f", dir);
+    assert_int_equal(lt_t_tmpdir("syncer", dir, dsize), 0);
+    snprintf(path, psize, "%s/f", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     assert_true(fd >= 0);
     return fd;
@@ -52,8 +53,8 @@ static int temp_file(char *dir, char *path, size_t size)
 static void tickets_grow_and_each_is_reported_after_its_flush(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/lt-syncer-XXXXXX", path[64];
-    int fd = temp_file(dir, path, sizeof(path));
+    char dir[256], path[300];
+    int fd = temp_file(dir, sizeof(dir), path, sizeof(path));
 
     lt_syncer *s = NULL;
     assert_int_equal(lt_syncer_start(fd, &s), 0);
@@ -79,8 +80,7 @@ static void tickets_grow_and_each_is_reported_after_its_flush(void **state)
     assert_null(s);
     lt_syncer_stop(&s); /* accepts NULL */
     close(fd);
-    unlink(path);
-    rmdir(dir);
+    lt_t_rmtree(dir);
 }
 
 static void a_failed_flush_is_reported_and_stays_reported(void **state)
@@ -105,8 +105,8 @@ static void a_failed_flush_is_reported_and_stays_reported(void **state)
 static void stopping_flushes_what_was_asked(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/lt-syncer-XXXXXX", path[64];
-    int fd = temp_file(dir, path, sizeof(path));
+    char dir[256], path[300];
+    int fd = temp_file(dir, sizeof(dir), path, sizeof(path));
     lt_syncer *s = NULL;
     assert_int_equal(lt_syncer_start(fd, &s), 0);
     assert_int_equal(pwrite(fd, "x", 1, 0), 1);
@@ -114,8 +114,7 @@ static void stopping_flushes_what_was_asked(void **state)
     lt_syncer_stop(&s); /* joins after the flush; nothing to assert but no hang or leak */
     assert_null(s);
     close(fd);
-    unlink(path);
-    rmdir(dir);
+    lt_t_rmtree(dir);
 }
 
 int main(void)
