@@ -189,6 +189,25 @@ int lt_h_wait(pid_t pid, int timeout_ms)
     }
 }
 
+void lt_h_freeze(lt_h *h)
+{
+    lt_h_check(h->pid > 0, "daemon not running");
+    lt_h_check(kill(h->pid, SIGSTOP) == 0, "SIGSTOP %d: %s", (int)h->pid, strerror(errno));
+    /* kill() returns before the stop is done: a thread inside a syscall stops
+     * only when it leaves it. waitpid reports the stop once all have. */
+    int64_t deadline = now_ms() + 10000;
+    int st;
+    for (;;) {
+        pid_t r = waitpid(h->pid, &st, WUNTRACED | WNOHANG);
+        lt_h_check(r >= 0, "waitpid: %s", strerror(errno));
+        lt_h_check(r == 0 || WIFSTOPPED(st), "daemon exited while being stopped");
+        if (r == h->pid)
+            return;
+        lt_h_check(now_ms() < deadline, "daemon %d did not stop within 10 s", (int)h->pid);
+        usleep(1000);
+    }
+}
+
 int lt_h_stop(lt_h *h, int sig)
 {
     lt_h_check(h->pid > 0, "daemon not running");

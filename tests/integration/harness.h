@@ -53,6 +53,9 @@ pid_t lt_h_spawn(lt_h *h, const char *const *argv);
 int lt_h_stop(lt_h *h, int sig);
 /* Wait for an already-exiting child; returns exit status (or 128+signal). */
 int lt_h_wait(pid_t pid, int timeout_ms);
+/* SIGSTOP the daemon and wait until every one of its threads has stopped,
+ * so no syscall of its (an LMDB commit's write, say) is still in flight. */
+void lt_h_freeze(lt_h *h);
 /* True while the daemon process is alive. */
 bool lt_h_alive(lt_h *h);
 /* True when the daemon's log contains s. */

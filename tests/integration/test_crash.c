@@ -288,7 +288,7 @@ static void journal_only(void)
         lienthong__v1__reply__free_unpacked(r, NULL);
         if (++got % CHECK_EVERY)
             continue;
-        kill(h.pid, SIGSTOP);
+        lt_h_freeze(&h);
         lt_store_opts o = { .dir = h.data_dir, .read_only = true };
         lt_store *st = NULL;
         lt_store_stats ss;
