@@ -2,8 +2,10 @@
  * fast a result stream replays it.
  *
  * For each size in --growth (default 0,1M): bench-load fills a fresh store
- * with that many events, lienthongd is started on it, and the ingest rate and
- * acknowledgement latency are measured at (C=8,W=64), with the daemon's RSS
+ * with that many events and a lienthongd is started on it. Then the ingest
+ * rate and acknowledgement latency are measured at (C=8,W=64) on each store in
+ * turn, --repeat rounds of that (the sizes interleaved, so the machine's
+ * drift over minutes falls on every size alike), with each daemon's RSS
  * split into LMDB's mapped data.mdb and anonymous memory (its heap), and the
  * store's bytes per stored event. On the first store holding at least
  * --replay events (default 1M) one subscriber replays the log from EARLIEST
@@ -46,7 +48,7 @@ typedef struct size_row {
 
 static struct {
     char base[512];
-    bench_daemon d;
+    bench_daemon d[MAX_SIZES];
     pid_t loader;
 } live;
 
@@ -56,7 +58,8 @@ static void cleanup(void)
         kill(live.loader, SIGTERM);
         waitpid(live.loader, NULL, 0);
     }
-    bench_daemon_stop(&live.d);
+    for (int i = 0; i < MAX_SIZES; i++)
+        bench_daemon_stop(&live.d[i]);
     if (live.base[0])
         bench_rm_tree(live.base);
 }
@@ -295,23 +298,20 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Run r repeat times (fresh event ids each time) and keep the median of each
- * figure: the machine's noise between runs is larger than the growth effect. */
-static void measure_median(bench_run *r, pid_t pid, const char *data_dir, int repeat,
-                           bench_result *res, const char *label)
+/* The median of each figure over the rounds: the machine's noise between
+ * runs is larger than the growth effect. */
+static void median_of(const bench_result *runs, int n, bench_result *res)
 {
     double rate[16], p50[16], p99[16], p999[16];
-    for (int k = 0; k < repeat; k++) {
-        snprintf(r->nonce, sizeof(r->nonce), "%08x", (unsigned)(bench_now_ns() ^ (uint64_t)k));
-        bench_measure(r, pid, data_dir, res, label);
-        rate[k] = res->rate, p50[k] = res->p50, p99[k] = res->p99, p999[k] = res->p999;
-    }
-    qsort(rate, (size_t)repeat, sizeof(double), cmp_double);
-    qsort(p50, (size_t)repeat, sizeof(double), cmp_double);
-    qsort(p99, (size_t)repeat, sizeof(double), cmp_double);
-    qsort(p999, (size_t)repeat, sizeof(double), cmp_double);
-    res->rate = rate[repeat / 2], res->p50 = p50[repeat / 2], res->p99 = p99[repeat / 2];
-    res->p999 = p999[repeat / 2];
+    for (int k = 0; k < n; k++)
+        rate[k] = runs[k].rate, p50[k] = runs[k].p50, p99[k] = runs[k].p99, p999[k] = runs[k].p999;
+    qsort(rate, (size_t)n, sizeof(double), cmp_double);
+    qsort(p50, (size_t)n, sizeof(double), cmp_double);
+    qsort(p99, (size_t)n, sizeof(double), cmp_double);
+    qsort(p999, (size_t)n, sizeof(double), cmp_double);
+    *res = runs[0];
+    res->rate = rate[n / 2], res->p50 = p50[n / 2], res->p99 = p99[n / 2];
+    res->p999 = p999[n / 2];
 }
 
 static void print_rows(const size_row *rows, int n)
@@ -399,10 +399,10 @@ int main(int argc, char **argv)
                 stderr,
                 "usage: bench-growth [--growth 0,1M,10M] [--events N] [--repeat R] [--replay N|0]\n"
                 "                    [--daemon PATH] [--dir DIR] [--json PATH] [--keep]\n"
-                "  each size: a store bulk-loaded with that many events, then (C=8,W=64)\n"
-                "  with --events (default 30000), R times (default 3, medians kept); --replay: "
-                "replay on the first store with\n"
-                "  at least N events (default 1M, 0: never)\n");
+                "  each size: a store bulk-loaded with that many events and a daemon on it;\n"
+                "  then R rounds (default 3, medians kept), each running (C=8,W=64) with\n"
+                "  --events (default 30000) on every size in turn. --replay: replay on the\n"
+                "  first store with at least N events (default 1M, 0: never)\n");
             return 2;
         }
     }
@@ -427,13 +427,14 @@ int main(int argc, char **argv)
     time_t now = time(NULL);
     strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %Z", gmtime(&now));
     printf("bench-growth  %s  %ld CPUs  stores in %s on %s\n(C=8,W=64), %" PRIu64
-           " events x %d runs per size (medians), tcp loopback\n\n",
+           " events x %d rounds over the sizes in turn (medians), tcp loopback\n\n",
            date, sysconf(_SC_NPROCESSORS_ONLN), live.base, fs, events, repeat);
     fflush(stdout);
 
     size_row rows[MAX_SIZES];
-    bool replayed = false;
+    static bench_result runs[MAX_SIZES][16];
     void *zctx = zmq_ctx_new();
+    /* every store loaded and its daemon started first */
     for (int i = 0; i < nsz; i++) {
         size_row *r = &rows[i];
         memset(r, 0, sizeof(*r));
@@ -447,38 +448,51 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench-growth: loading %" PRIu64 " events ...\n", list[i]);
             r->load_s = load(self_dir, dir, list[i]);
         }
-        uint64_t map_mb = (list[i] + events) * 1600 / 1048576 + 2048;
+        uint64_t map_mb = (list[i] + events * (uint64_t)repeat) * 1600 / 1048576 + 2048;
         snprintf(yaml, sizeof(yaml),
                  "store:\n  map_size_mb: %" PRIu64
                  "\nstreams:\n  endpoint: \"ipc://%s/stream.sock\"\n"
                  "  max_credit: %d",
                  map_mb, dir, REPLAY_CREDIT);
-        bench_daemon_start(daemon, dir, true, yaml, &live.d);
-        r->before = read_mem(live.d.pid);
-        bench_run run = { .zctx = zctx,
-                          .endpoint = live.d.endpoint,
-                          .clients = 8,
-                          .window = 64,
-                          .per_dossier = BENCH_STEPS,
-                          .events = events,
-                          .timeout_ms = timeout_ms };
-        char label[64];
-        snprintf(label, sizeof(label), "C=8,W=64 on %" PRIu64 " stored", list[i]);
-        measure_median(&run, live.d.pid, live.d.data_dir, repeat, &r->res, label);
-        r->after = read_mem(live.d.pid);
-        fprintf(stderr, "bench-growth: %s: %.0f events/s, p99 %.0f us, RSS %.1f MB\n", label,
-                r->res.rate, r->res.p99 * 1e3, r->after.rss_mb);
+        bench_daemon_start(daemon, dir, true, yaml, &live.d[i]);
+        r->before = read_mem(live.d[i].pid);
+    }
+    /* then the rounds, each over every size in turn */
+    for (int k = 0; k < repeat; k++)
+        for (int i = 0; i < nsz; i++) {
+            bench_run run = { .zctx = zctx,
+                              .endpoint = live.d[i].endpoint,
+                              .clients = 8,
+                              .window = 64,
+                              .per_dossier = BENCH_STEPS,
+                              .events = events,
+                              .timeout_ms = timeout_ms };
+            snprintf(run.nonce, sizeof(run.nonce), "%08x",
+                     (unsigned)(bench_now_ns() ^ (uint64_t)k));
+            char label[96];
+            snprintf(label, sizeof(label), "C=8,W=64 on %" PRIu64 " stored, round %d/%d", list[i],
+                     k + 1, repeat);
+            bench_result *res = &runs[i][k];
+            bench_measure(&run, live.d[i].pid, live.d[i].data_dir, res, label);
+            fprintf(stderr, "bench-growth: %s: %.0f events/s, p99 %.0f us\n", label, res->rate,
+                    res->p99 * 1e3);
+        }
+    bool replayed = false;
+    for (int i = 0; i < nsz; i++) {
+        size_row *r = &rows[i];
+        median_of(runs[i], repeat, &r->res);
+        r->after = read_mem(live.d[i].pid);
         if (!replayed && replay_n && list[i] >= replay_n) {
             char ep[800];
-            snprintf(ep, sizeof(ep), "ipc://%s/stream.sock", dir);
-            fprintf(stderr, "bench-growth: replaying %s from EARLIEST ...\n", dir);
+            snprintf(ep, sizeof(ep), "ipc://%s/stream.sock", live.d[i].dir);
+            fprintf(stderr, "bench-growth: replaying %s from EARLIEST ...\n", live.d[i].dir);
             r->replay_rate = replay(zctx, ep, timeout_ms, &r->replayed);
             replayed = true;
         }
-        bench_daemon_stop(&live.d);
-        r->bytes_per_event = bytes_per_event(live.d.data_dir);
+        bench_daemon_stop(&live.d[i]);
+        r->bytes_per_event = bytes_per_event(live.d[i].data_dir);
         if (!keep)
-            bench_rm_tree(dir);
+            bench_rm_tree(live.d[i].dir);
     }
     zmq_ctx_term(zctx);
     print_rows(rows, nsz);
