@@ -699,6 +699,30 @@ int lt_store_walk_dossier(lt_store_txn *t, const char *dossier_code, lt_store_ev
     return rc == MDB_NOTFOUND || rc == 0 ? 0 : map_err(rc);
 }
 
+int lt_store_walk_states(lt_store_txn *t, lt_store_state_fn fn, void *arg)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc, r = 0;
+
+    if ((rc = mdb_cursor_open(t->txn, t->s->dossier_state, &cur)))
+        return map_err(rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        lt_dossier_state *st = lienthong__v1__dossier_state__unpack(NULL, v.mv_size, v.mv_data);
+        if (!st) {
+            r = LT_ERR_STORE;
+            break;
+        }
+        r = fn(k.mv_data, k.mv_size, st, arg);
+        lienthong__v1__dossier_state__free_unpacked(st, NULL);
+    }
+    mdb_cursor_close(cur);
+    if (r)
+        return r;
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : map_err(rc);
+}
+
 int lt_store_stats_get(lt_store *s, lt_store_stats *st)
 {
     MDB_envinfo info;

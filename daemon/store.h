@@ -170,6 +170,14 @@ int lt_store_walk_log(lt_store_txn *t, uint64_t from, uint64_t limit, lt_store_e
 int lt_store_walk_dossier(lt_store_txn *t, const char *dossier_code, lt_store_event_fn fn,
                           void *arg);
 
+/* Call fn for each dossier's state, in dossier code order. fn borrows code
+ * (code_len bytes, not NUL-terminated) and st for the call; a non-zero return
+ * stops the walk and is returned. LT_ERR_STORE for a state that does not
+ * decode. */
+typedef int (*lt_store_state_fn)(const char *code, size_t code_len, const lt_dossier_state *st,
+                                 void *arg);
+int lt_store_walk_states(lt_store_txn *t, lt_store_state_fn fn, void *arg);
+
 /* The store's random id (16 hex digits), fixed at creation; "" for a
  * version 1 store opened read-only. Valid while the store is open. */
 const char *lt_store_id(const lt_store *s);

@@ -374,6 +374,57 @@ static void dossier_walk_returns_its_events_oldest_first(void **state)
     lt_store_txn_abort(&t);
 }
 
+/* What a state walk saw: codes and statuses in order. */
+typedef struct states_seen {
+    char codes[8][16];
+    int status[8];
+    uint32_t events[8];
+    size_t n, stop_after;
+} states_seen;
+
+static int collect_state(const char *code, size_t len, const lt_dossier_state *st, void *arg)
+{
+    states_seen *s = arg;
+    if (s->n < 8) {
+        snprintf(s->codes[s->n], sizeof(s->codes[0]), "%.*s", (int)len, code);
+        s->status[s->n] = (int)st->status;
+        s->events[s->n] = st->events;
+    }
+    s->n++;
+    return s->stop_after && s->n >= s->stop_after ? 7 : 0;
+}
+
+static void state_walk_gives_each_dossier_once_in_code_order(void **state)
+{
+    env *e = *state;
+    lt_store_txn *t;
+    states_seen all = { 0 }, stop = { .stop_after = 1 }, none = { 0 };
+
+    open_store(e, 0);
+    assert_int_equal(lt_store_txn_begin(e->s, false, false, &t), 0);
+    assert_int_equal(lt_store_walk_states(t, collect_state, &none), 0); /* empty store */
+    assert_int_equal(none.n, 0);
+    lt_store_txn_abort(&t);
+    put1(e, "b1", "DB", 1);
+    put1(e, "a1", "DA", 2);
+    put1(e, "b2", "DB", 2);
+    put1(e, "c1", "DC", 4);
+    put1(e, "a2", "DA", 4);
+
+    assert_int_equal(lt_store_txn_begin(e->s, false, false, &t), 0);
+    assert_int_equal(lt_store_walk_states(t, collect_state, &all), 0);
+    assert_int_equal(all.n, 3);
+    assert_string_equal(all.codes[0], "DA");
+    assert_string_equal(all.codes[1], "DB");
+    assert_string_equal(all.codes[2], "DC");
+    assert_int_equal(all.status[0], 4); /* the current state, after both events */
+    assert_int_equal(all.events[0], 2);
+    assert_int_equal(all.status[1], 2);
+    assert_int_equal(lt_store_walk_states(t, collect_state, &stop), 7);
+    assert_int_equal(stop.n, 1);
+    lt_store_txn_abort(&t);
+}
+
 static void log_walk_honours_from_and_limit(void **state)
 {
     env *e = *state;
@@ -900,6 +951,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(dossier_walk_returns_its_events_oldest_first, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(log_walk_honours_from_and_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(state_walk_gives_each_dossier_once_in_code_order, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(stats_count_events_and_dossiers_by_current_status, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(abort_leaves_nothing_behind, setup, teardown),
