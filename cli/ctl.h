@@ -2,7 +2,8 @@
  * exit statuses, messages, the config and the store, and the renderings of
  * events and deliveries used by several commands.
  *
- * Commands: publish.c (publish), read.c (show, events, stats), ops.c
+ * Commands: publish.c (publish), read.c (show, events, stats), report.c
+ * (report: on-time figures, overdue dossiers), ops.c
  * (queues, dead, pause, resume: the control socket), tail.c (the result
  * stream subscriber), portal.c (portal status); lienthongctl.c parses
  * options and dispatches.
@@ -37,8 +38,9 @@ typedef struct ctl {
     bool json;
     uint64_t window, timeout_ms; /* publish */
     bool timeout_set;            /* --timeout-ms given (control commands default 1000) */
-    const char *from;            /* --from as written: events SEQ, tail earliest|latest|SEQ */
-    uint64_t limit;              /* events */
+    const char *from;            /* --from as written: events SEQ, tail earliest|latest|SEQ,
+                                  * report a date or time */
+    uint64_t limit;              /* events, report --overdue */
     const char *sender;          /* publish */
     bool all;                    /* dead requeue|drop --all */
     const char *reason;          /* dead list --reason */
@@ -48,8 +50,11 @@ typedef struct ctl {
     const char *kinds; /* comma-separated */
     const char *agencies[CTL_MAX_AGENCIES];
     size_t n_agencies;
-    const char *procedure;
+    const char *procedure; /* tail, report: a procedure code prefix */
     uint64_t credit, count;
+    /* report */
+    const char *to, *by;
+    bool overdue;
     lt_config *cfg; /* NULL when no config was needed or found */
 } ctl;
 
@@ -105,6 +110,7 @@ int ctl_cmd_publish(ctl *c, const char *path);
 int ctl_cmd_show(ctl *c, const char *code);
 int ctl_cmd_events(ctl *c);
 int ctl_cmd_stats(ctl *c);
+int ctl_cmd_report(ctl *c);
 int ctl_cmd_queues(ctl *c);
 int ctl_cmd_dead(ctl *c, int argc, char **argv);
 

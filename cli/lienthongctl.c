@@ -1,5 +1,5 @@
 /* lienthongctl.c - the operator's CLI: publish events to lienthongd, read the
- * store (show a dossier, list the log, stats) while the daemon runs, operate
+ * store (show a dossier, list the log, stats, on-time report) while the daemon runs, operate
  * the agency links (queues, dead letters, pause, resume) over the control
  * socket and follow the result stream (tail). This file parses the command
  * line and dispatches; the commands live in publish.c, read.c, ops.c and
@@ -25,7 +25,8 @@
 static void short_usage(void)
 {
     fputs("usage: lienthongctl [-c FILE] [--json] COMMAND ... (publish, show, events, stats,\n"
-          "       queues, dead, pause, resume, tail, portal); lienthongctl --help for details\n",
+          "       report, queues, dead, pause, resume, tail, portal); lienthongctl --help for\n"
+          "       details\n",
           stderr);
 }
 
@@ -42,6 +43,11 @@ static void usage(FILE *f)
         "  show DOSSIER_CODE   the dossier's timeline with its deliveries, results and state\n"
         "  events [--from SEQ] [--limit N]   the event log (default from 1, limit 100)\n"
         "  stats           events by kind, dossiers by status, store size and map usage\n"
+        "  report [--from DATE] [--to DATE] [--by procedure|agency] [--procedure PREFIX]\n"
+        "         [--agency A]... [--overdue [--limit N]]\n"
+        "                  dossiers received and settled (on time, late) in the period, open\n"
+        "                  and overdue now; --overdue: the overdue ones, most overdue first.\n"
+        "                  DATE: YYYY-MM-DD (midnight in Vietnam, UTC+07:00) or RFC 3339\n"
         "  queues          per agency: link state, in flight, pending, held, dead, oldest\n"
         "  dead list [AGENCY] [--reason TEXT]\n"
         "                                dead letters (from the store); --reason: only those\n"
@@ -95,6 +101,9 @@ enum {
     OPT_CREDIT,
     OPT_COUNT,
     OPT_NO_ACK,
+    OPT_TO,
+    OPT_BY,
+    OPT_OVERDUE,
     OPT_VERSION,
 };
 
@@ -108,17 +117,22 @@ static const char *opt_owner(int o)
     case OPT_TIMEOUT:
         return "publish queues dead pause resume";
     case OPT_FROM:
-        return "events tail";
+        return "events tail report";
     case OPT_LIMIT:
-        return "events";
+        return "events report";
     case OPT_ALL:
     case OPT_REASON:
         return "dead";
+    case OPT_AGENCY:
+    case OPT_PROCEDURE:
+        return "tail report";
+    case OPT_TO:
+    case OPT_BY:
+    case OPT_OVERDUE:
+        return "report";
     case OPT_CONSUMER:
     case OPT_RESET:
     case OPT_KINDS:
-    case OPT_AGENCY:
-    case OPT_PROCEDURE:
     case OPT_CREDIT:
     case OPT_COUNT:
     case OPT_NO_ACK:
@@ -140,8 +154,8 @@ static bool owned_by(const char *owners, const char *cmd)
 
 static int run(ctl *c, int argc, char **argv, const char *cmd)
 {
-    static const char *const known[] = { "publish", "show",   "events", "stats",  "queues", "dead",
-                                         "pause",   "resume", "tail",   "portal", NULL };
+    static const char *const known[] = { "publish", "show",  "events", "stats", "report", "queues",
+                                         "dead",    "pause", "resume", "tail",  "portal", NULL };
 
     if (!strcmp(cmd, "publish") && argc == 2)
         return ctl_cmd_publish(c, argv[1]);
@@ -151,6 +165,8 @@ static int run(ctl *c, int argc, char **argv, const char *cmd)
         return ctl_cmd_events(c);
     if (!strcmp(cmd, "stats") && argc == 1)
         return ctl_cmd_stats(c);
+    if (!strcmp(cmd, "report") && argc == 1)
+        return ctl_cmd_report(c);
     if (!strcmp(cmd, "queues") && argc == 1)
         return ctl_cmd_queues(c);
     if (!strcmp(cmd, "dead") && argc >= 2)
@@ -196,6 +212,9 @@ int main(int argc, char **argv)
         { "credit", required_argument, NULL, OPT_CREDIT },
         { "count", required_argument, NULL, OPT_COUNT },
         { "no-ack", no_argument, NULL, OPT_NO_ACK },
+        { "to", required_argument, NULL, OPT_TO },
+        { "by", required_argument, NULL, OPT_BY },
+        { "overdue", no_argument, NULL, OPT_OVERDUE },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, OPT_VERSION },
         { NULL, 0, NULL, 0 },
@@ -279,6 +298,15 @@ int main(int argc, char **argv)
             break;
         case OPT_NO_ACK:
             c.no_ack = true;
+            break;
+        case OPT_TO:
+            c.to = optarg;
+            break;
+        case OPT_BY:
+            c.by = optarg;
+            break;
+        case OPT_OVERDUE:
+            c.overdue = true;
             break;
         case 'h':
             usage(stdout);
