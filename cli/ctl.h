@@ -68,6 +68,12 @@ void ctl_diag_err(const lt_diag *d);
 /* Full-parse an unsigned option value in [min, max]; prints the error. */
 int ctl_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 
+/* A time given on the command line (report --from, --to): "YYYY-MM-DD",
+ * midnight in Vietnam (UTC+07:00), or an RFC 3339 time (timefmt.h).
+ * [out] ret: seconds since the epoch, not before it. Returns 0 or -EINVAL;
+ * prints nothing. */
+int ctl_parse_when(const char *s, int64_t *ret);
+
 /* Load the config: -c must exist; otherwise the first default that exists.
  * A missing default is fine when overridden (what the command needs was
  * given on the command line). Prints the error. */

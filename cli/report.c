@@ -57,22 +57,14 @@ typedef struct report {
     int err;
 } report;
 
-/* "YYYY-MM-DD" (midnight in Vietnam, UTC+07:00) or an RFC 3339 time. */
 static int parse_when(const char *opt, const char *s, int64_t *ret)
 {
-    char buf[64];
-    int y, m, d, n = -1;
-    if (strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) == 3 && n == 10) {
-        snprintf(buf, sizeof(buf), "%sT00:00:00+07:00", s);
-        s = buf;
-    }
-    if (lt_time_parse(s, ret) < 0) {
-        ctl_errf("%s: \"%s\" is neither a date (YYYY-MM-DD, from midnight in Vietnam, "
-                 "UTC+07:00) nor an RFC 3339 time (2026-11-01T08:00:00+07:00)",
-                 opt, s == buf ? buf : s);
-        return -EINVAL;
-    }
-    return 0;
+    if (ctl_parse_when(s, ret) == 0)
+        return 0;
+    ctl_errf("%s: \"%s\" is neither a date (YYYY-MM-DD, from midnight in Vietnam, UTC+07:00) "
+             "nor an RFC 3339 time (2026-11-01T08:00:00+07:00)",
+             opt, s);
+    return -EINVAL;
 }
 
 /* The agency_code of the dossier's first event, or "-". */

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -11,6 +12,7 @@
 
 #include "ctl.h"
 #include "journal.h"
+#include "timefmt.h"
 #include "validate.h"
 
 #define JOURNAL_WAIT_MS 2000 /* beyond store.journal_commit_ms */
@@ -50,6 +52,21 @@ int ctl_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, ui
         return -EINVAL;
     }
     *ret = v;
+    return 0;
+}
+
+int ctl_parse_when(const char *s, int64_t *ret)
+{
+    char buf[64];
+    int y, m, d, n = -1;
+    if (strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) == 3 && n == 10) {
+        snprintf(buf, sizeof(buf), "%sT00:00:00+07:00", s);
+        s = buf;
+    }
+    int64_t t;
+    if (lt_time_parse(s, &t) < 0 || t < 0) /* 1970-01-01 in Vietnam is before the epoch */
+        return -EINVAL;
+    *ret = t;
     return 0;
 }
 

@@ -1,5 +1,7 @@
 /* test_cli_util.c - lienthongctl's shared helpers: ages as queues and dead
  * list print them, option values, delivery state names. */
+#include <errno.h>
+
 #include "ctl.h"
 
 /* cmocka.h needs these first */
@@ -61,6 +63,27 @@ static void test_parse_u64(void **state)
     assert_true(v == UINT64_MAX);
 }
 
+/* report --from/--to: a date is midnight in Vietnam; RFC 3339 as written */
+static void test_parse_when(void **state)
+{
+    (void)state;
+    int64_t t = 0;
+    assert_int_equal(ctl_parse_when("2026-11-01", &t), 0);
+    assert_int_equal(t, 1793466000); /* 2026-10-31T17:00:00Z */
+    assert_int_equal(ctl_parse_when("2026-11-01T08:00:00+07:00", &t), 0);
+    assert_int_equal(t, 1793494800); /* 2026-11-01T01:00:00Z */
+    assert_int_equal(ctl_parse_when("2026-11-01T01:00:00Z", &t), 0);
+    assert_int_equal(t, 1793494800);
+    static const char *const bad[] = { "",           "yesterday",  "2026-13-01", "2026-11-31x",
+                                       "2026-11-1",  "26-11-01",   "2026/11/01", "2026-11-01T",
+                                       "+026-11-01", "2026-02-30", "1970-01-01", NULL };
+    for (int i = 0; bad[i]; i++) {
+        t = 42;
+        if (ctl_parse_when(bad[i], &t) != -EINVAL)
+            fail_msg("\"%s\" parsed as %lld", bad[i], (long long)t);
+    }
+}
+
 static void test_delivery_state(void **state)
 {
     (void)state;
@@ -72,9 +95,8 @@ static void test_delivery_state(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_age),
-        cmocka_unit_test(test_parse_u64),
-        cmocka_unit_test(test_delivery_state),
+        cmocka_unit_test(test_age),         cmocka_unit_test(test_parse_u64),
+        cmocka_unit_test(test_parse_when),  cmocka_unit_test(test_delivery_state),
         cmocka_unit_test(test_dead_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
