@@ -186,7 +186,7 @@ static const key_def keys[] = {
     { "store", "max_readers", KEY_INT, false, 1, 4096, 126, OFF(max_readers), NULL },
     { "store", "flags", KEY_FLAGS, false, 0, 0, 0, OFF(store_flags), NULL },
     { "store", "journal_mb", KEY_INT, false, 0, 4096, 16, OFF(journal_mb), NULL },
-    { "store", "journal_commit_ms", KEY_INT, false, 1, 60000, 100, OFF(journal_commit_ms), NULL },
+    { "store", "journal_commit_ms", KEY_INT, false, 1, 60000, 50, OFF(journal_commit_ms), NULL },
     { "validation", "clock_skew_s", KEY_INT, false, 0, 86400, 300, OFF(clock_skew_s), NULL },
     { "validation", "max_field_bytes", KEY_INT, false, 16, 250, 200, OFF(max_field_bytes), NULL },
     { "validation", "max_text_bytes", KEY_INT, false, 64, 1048576, 4096, OFF(max_text_bytes),

@@ -128,7 +128,7 @@ typedef struct lt_config {
     int64_t max_readers;  /* default 126 */
     unsigned store_flags; /* LT_CONFIG_STORE_* from store.flags, default none */
     int64_t journal_mb;        /* ingest journal size, default 16; 0 = off (journal.h) */
-    int64_t journal_commit_ms; /* commit the journaled events to LMDB within this, default 100 */
+    int64_t journal_commit_ms; /* commit the journaled events to LMDB within this, default 50 */
 
     /* validation */
     int64_t clock_skew_s;     /* default 300 */

@@ -75,7 +75,7 @@ static void two_key_file_gets_every_default(void **state)
     assert_int_equal(cfg->max_readers, 126);
     assert_int_equal(cfg->store_flags, 0);
     assert_int_equal(cfg->journal_mb, 16);
-    assert_int_equal(cfg->journal_commit_ms, 100);
+    assert_int_equal(cfg->journal_commit_ms, 50);
     assert_int_equal(cfg->clock_skew_s, 300);
     assert_int_equal(cfg->max_field_bytes, 200);
     assert_int_equal(cfg->max_text_bytes, 4096);
