@@ -54,7 +54,6 @@ typedef struct report {
     size_t n_over, cap_over;
     uint64_t scanned;
     int64_t started_ms, progress_ms;
-    int err;
 } report;
 
 static int parse_when(const char *opt, const char *s, int64_t *ret)
