@@ -89,6 +89,21 @@ static bool wanted_agency(const ctl *c, const char *agency)
     return false;
 }
 
+/* Make room for one more element in *v (n in use, *cap allocated, elem bytes
+ * each), doubling from first. Returns 0 or -ENOMEM. */
+static int room_for_one(void **v, size_t n, size_t *cap, size_t elem, size_t first)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : first;
+    void *nv = realloc(*v, c * elem);
+    if (!nv)
+        return -ENOMEM;
+    *v = nv;
+    *cap = c;
+    return 0;
+}
+
 /* The group for key (kept sorted by key), created when new; NULL when out of memory. */
 static group *group_of(report *rp, const char *key)
 {
@@ -103,16 +118,9 @@ static group *group_of(report *rp, const char *key)
         else
             hi = mid;
     }
-    if (rp->n_groups == rp->cap_groups) {
-        size_t cap = rp->cap_groups ? rp->cap_groups * 2 : 64;
-        group *g = realloc(rp->groups, cap * sizeof(*g));
-        if (!g)
-            return NULL;
-        rp->groups = g;
-        rp->cap_groups = cap;
-    }
-    char *k = strdup(key);
-    if (!k)
+    char *k = NULL;
+    if (room_for_one((void **)&rp->groups, rp->n_groups, &rp->cap_groups, sizeof(group), 64) < 0 ||
+        !(k = strdup(key)))
         return NULL;
     memmove(&rp->groups[lo + 1], &rp->groups[lo], (rp->n_groups - lo) * sizeof(group));
     rp->groups[lo] = (group){ .key = k };
@@ -123,14 +131,8 @@ static group *group_of(report *rp, const char *key)
 static int add_overdue(report *rp, const char *code, size_t code_len, const lt_dossier_state *st,
                        const char *agency)
 {
-    if (rp->n_over == rp->cap_over) {
-        size_t cap = rp->cap_over ? rp->cap_over * 2 : 256;
-        overdue_row *o = realloc(rp->over, cap * sizeof(*o));
-        if (!o)
-            return -ENOMEM;
-        rp->over = o;
-        rp->cap_over = cap;
-    }
+    if (room_for_one((void **)&rp->over, rp->n_over, &rp->cap_over, sizeof(overdue_row), 256) < 0)
+        return -ENOMEM;
     overdue_row *o = &rp->over[rp->n_over];
     *o = (overdue_row){ .due_at = st->due_at, .status = (int)st->status, .last_seq = st->last_seq };
     o->code = strndup(code, code_len);
