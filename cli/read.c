@@ -12,6 +12,17 @@
 #include "timefmt.h"
 #include "validate.h"
 
+#define MAX_UNDONE 8 /* agencies show sums undelivered deliveries for */
+
+/* show: the deliveries of a dossier's events not done yet, per agency and
+ * state (PENDING, DEAD), with the most recent error. */
+typedef struct undone {
+    char agency[64];
+    int state;
+    uint32_t n, attempts;
+    char error[200];
+} undone;
+
 typedef struct walk {
     const ctl *c;
     size_t count;
@@ -19,18 +30,52 @@ typedef struct walk {
     lt_store_txn *t;   /* show: for the deliveries of each event */
     FILE *results;     /* show: the results section, written while walking */
     size_t n_results;
+    /* show: what the state section says of an open dossier */
+    uint64_t last_seq;
+    int64_t last_accepted_ms;
+    char last_sender[64], last_what[32];
+    undone undone[MAX_UNDONE];
+    size_t n_undone;
 } walk;
 
 typedef struct dwalk {
     const ctl *c;
     size_t n;
+    walk *w;
 } dwalk;
+
+/* Count d in w's undone deliveries when it is PENDING or DEAD. */
+static void note_undone(walk *w, const lt_delivery *d)
+{
+    if (d->state != LIENTHONG__V1__DELIVERY__STATE__PENDING &&
+        d->state != LIENTHONG__V1__DELIVERY__STATE__DEAD)
+        return;
+    const char *agency = ctl_str_or_dash(d->agency);
+    undone *u = NULL;
+    for (size_t i = 0; i < w->n_undone && !u; i++)
+        if (w->undone[i].state == (int)d->state && !strcmp(w->undone[i].agency, agency))
+            u = &w->undone[i];
+    if (!u) {
+        if (w->n_undone == MAX_UNDONE)
+            return;
+        u = &w->undone[w->n_undone++];
+        memset(u, 0, sizeof(*u));
+        snprintf(u->agency, sizeof(u->agency), "%s", agency);
+        u->state = (int)d->state;
+    }
+    u->n++;
+    u->attempts += d->attempts;
+    if (d->last_error && d->last_error[0])
+        snprintf(u->error, sizeof(u->error), "%s", d->last_error);
+}
 
 /* One delivery of a shown event: a line under it, or a JSON element. */
 static int print_delivery(const lt_delivery *d, void *arg)
 {
     dwalk *w = arg;
 
+    if (w->w)
+        note_undone(w->w, d);
     if (w->c->json) {
         fputs(w->n++ ? "," : "", stdout);
         lt_pbtext_write_json(stdout, &d->base);
@@ -83,7 +128,7 @@ static int print_entry(uint64_t seq, const lt_stored_event *se, void *arg)
             fputs(w->count ? "," : "", stdout);
         ctl_json_entry(seq, se, w->t != NULL);
         if (w->t) {
-            dwalk d = { w->c, 0 };
+            dwalk d = { w->c, 0, w };
             fputs(",\"deliveries\":[", stdout);
             r = lt_outbox_walk_event(w->t, seq, print_delivery, &d);
             fputs("]}", stdout);
@@ -93,10 +138,17 @@ static int print_entry(uint64_t seq, const lt_stored_event *se, void *arg)
     } else {
         ctl_print_event_line(seq, se, w->with_dossier);
         if (w->t) {
-            dwalk d = { w->c, 0 };
+            dwalk d = { w->c, 0, w };
             r = lt_outbox_walk_event(w->t, seq, print_delivery, &d);
         }
     }
+    w->last_seq = seq;
+    w->last_accepted_ms = se->accepted_at_ms;
+    snprintf(w->last_sender, sizeof(w->last_sender), "%s", ctl_str_or_dash(se->sender));
+    snprintf(w->last_what, sizeof(w->last_what), "%s",
+             se->event && se->event->body_case == LIENTHONG__V1__EVENT__BODY_RESULT ? "RESULT"
+             : se->event && se->event->status ? lt_status_name((int)se->event->status->status)
+                                              : "-");
     if (w->t && se->event && se->event->body_case == LIENTHONG__V1__EVENT__BODY_RESULT &&
         se->event->result)
         note_result(w, seq, se->event);
@@ -112,9 +164,13 @@ static void print_time(const char *label, int64_t sec)
     printf("  %-12s %s\n", label, buf);
 }
 
-/* Human rendering of a dossier's state as stored (completed_at, on_time). */
-static void print_state(const lt_dossier_state *st)
+/* Human rendering of a dossier's state as stored (completed_at, on_time),
+ * and for an open dossier what it waits on: its last event and the
+ * deliveries of its events not done yet. */
+static void print_state(const lt_dossier_state *st, const walk *w)
 {
+    char age[32];
+    int64_t now = (int64_t)time(NULL);
     printf("state\n  %-12s %s\n", "status", lt_status_name(st->status));
     printf("  %-12s %s\n", "procedure", ctl_str_or_dash(st->procedure_code));
     if (st->has_received_at)
@@ -136,8 +192,26 @@ static void print_state(const lt_dossier_state *st)
     if (completed)
         printf("  %-12s %s\n", "timeliness",
                st->on_time ? "on time" : "late (completed after due_at)");
-    else if (st->has_due_at && st->due_at && time(NULL) > st->due_at)
-        printf("  %-12s %s\n", "timeliness", "overdue (not completed, past due_at)");
+    else if (st->has_due_at && st->due_at && now > st->due_at)
+        printf("  %-12s overdue by %s (not completed, past due_at)\n", "timeliness",
+               ctl_age((now - st->due_at) * 1000, age, sizeof(age)));
+    if (!completed && w->last_seq) {
+        char when[32];
+        lt_time_format_ms(w->last_accepted_ms, when, sizeof(when));
+        printf("  %-12s seq %" PRIu64 ", %s from %s, stored %s (%s ago)\n", "last event",
+               w->last_seq, w->last_what, w->last_sender, when,
+               ctl_age(lt_time_now_ms() - w->last_accepted_ms, age, sizeof(age)));
+    }
+    for (size_t i = 0; i < w->n_undone; i++) {
+        const undone *u = &w->undone[i];
+        printf("  %-12s %s: %" PRIu32 " %s, %" PRIu32 " attempts", "undelivered", u->agency, u->n,
+               ctl_delivery_state(u->state), u->attempts);
+        if (u->error[0]) {
+            fputs(", last error ", stdout);
+            lt_pbtext_write_json_string(stdout, u->error, strlen(u->error));
+        }
+        putchar('\n');
+    }
 }
 
 int ctl_cmd_show(ctl *c, const char *code)
@@ -181,7 +255,7 @@ int ctl_cmd_show(ctl *c, const char *code)
         if (w.n_results)
             printf("results\n%8s  %-16s  %-12s  %-24s  %14s  %s\n%s", "seq", "kind", "from_agency",
                    "reference", "amount", "issued_at", res);
-        print_state(st);
+        print_state(st, &w);
     }
     rc = EXIT_OK;
 out:

@@ -19,7 +19,6 @@ static int ctl(lt_h *h, const char *args)
     return lt_h_ctl(h, args, out, sizeof(out));
 }
 
-
 /* The queues row of agency (a pointer into out), or NULL. */
 static const char *row(const char *agency)
 {
@@ -125,7 +124,8 @@ int main(void)
             break;
         usleep(50000);
     }
-    lt_h_check(lt_h_count(out, "\"state\":\"DEAD\"") >= 1, "no dead letter for the portal:\n%s", out);
+    lt_h_check(lt_h_count(out, "\"state\":\"DEAD\"") >= 1, "no dead letter for the portal:\n%s",
+               out);
     lt_h_check(ctl(&h, "dead list") == 0 && strstr(out, "portal") && strstr(out, "H-OPS-1"),
                "dead list: %s", out);
     lt_h_check(ctl(&h, "dead show portal 1") == 0 && strstr(out, "state            DEAD") &&
@@ -140,6 +140,10 @@ int main(void)
     lt_h_check(lt_h_count(out, "-> land       DELIVERED") == 3, "show: land deliveries:\n%s", out);
     lt_h_check(strstr(out, "-> portal     DEAD") && strstr(out, "error="),
                "show: the portal's dead letter:\n%s", out);
+    /* and sums up, under the state, what has not gone through */
+    const char *u = strstr(out, "undelivered  portal: ");
+    lt_h_check(u && strstr(u, " DEAD, ") && strstr(u, ", last error \"") && !strstr(out, "land: "),
+               "show: no undelivered line for the portal's dead letters:\n%s", out);
     lt_h_check(ctl(&h, "--json show H-OPS-1") == 0 && lt_h_count(out, "\"deliveries\":[") == 4 &&
                    strstr(out, "\"results\":[{\"seq\":4,"),
                "show --json: %s", out);
