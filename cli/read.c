@@ -173,6 +173,8 @@ static void print_state(const lt_dossier_state *st, const walk *w)
     int64_t now = (int64_t)time(NULL);
     printf("state\n  %-12s %s\n", "status", lt_status_name(st->status));
     printf("  %-12s %s\n", "procedure", ctl_str_or_dash(st->procedure_code));
+    if (st->agency_code && st->agency_code[0])
+        printf("  %-12s %s\n", "agency", st->agency_code);
     if (st->has_received_at)
         print_time("received_at", st->received_at);
     if (st->has_due_at)

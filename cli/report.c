@@ -5,8 +5,9 @@
  * first, each a `lienthongctl show` away from its explanation.
  *
  * One read transaction, one pass over the dossier states (daemon/store.h,
- * lt_store_walk_states); the agency of a dossier is the agency_code of its
- * first event, read only when asked for (--by agency, --agency, --overdue).
+ * lt_store_walk_states); the agency of a dossier is the state's agency_code
+ * (that of its first event; read from that event for states stored before
+ * the field existed).
  * Reference: docs/CLI.md, "report".
  */
 #include <errno.h>
@@ -66,12 +67,17 @@ static int parse_when(const char *opt, const char *s, int64_t *ret)
     return -EINVAL;
 }
 
-/* The agency_code of the dossier's first event, or "-". */
-static const char *agency_of(lt_store_txn *t, uint64_t first_seq, char *buf, size_t size)
+/* The agency that received the dossier: the state's agency_code, or for a
+ * state stored before it had one, that of the dossier's first event; "-". */
+static const char *agency_of(lt_store_txn *t, const lt_dossier_state *st, char *buf, size_t size)
 {
     lt_stored_event *se = NULL;
     snprintf(buf, size, "-");
-    if (first_seq && lt_store_get_event(t, first_seq, &se) == 0) {
+    if (st->agency_code && st->agency_code[0]) {
+        snprintf(buf, size, "%s", st->agency_code);
+        return buf;
+    }
+    if (st->first_seq && lt_store_get_event(t, st->first_seq, &se) == 0) {
         if (se->event && se->event->agency_code && se->event->agency_code[0])
             snprintf(buf, size, "%s", se->event->agency_code);
         lienthong__v1__stored_event__free_unpacked(se, NULL);
@@ -199,9 +205,9 @@ static int on_state(const char *code, size_t code_len, const lt_dossier_state *s
     }
     if (c->overdue && !one.overdue)
         return 0;
-    /* the agency costs a read of the first event: only when it is used */
+    /* an old state's agency costs a read of its first event: only when used */
     if (rp->by_agency || c->n_agencies || c->overdue) {
-        agency_of(rp->t, st->first_seq, agency, sizeof(agency));
+        agency_of(rp->t, st, agency, sizeof(agency));
         if (!wanted_agency(c, agency))
             return 0;
     }

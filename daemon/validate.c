@@ -480,6 +480,7 @@ int lt_validate_transition(const lt_event *ev, const lt_dossier_state *cur, uint
                                cur->procedure_code, ev->procedure_code);
     } else {
         next->procedure_code = ev->procedure_code;
+        next->agency_code = ev->agency_code;
         next->has_first_seq = true;
         next->first_seq = seq;
     }

@@ -4,12 +4,12 @@
  * due time. Checks the on-time figures by procedure and by agency, a period,
  * the filters, the overdue list (human and JSON), show's account of why the
  * overdue one is late, and that bad options exit 2 saying what is wrong. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
-
 static char out[1 << 20];
 
 static int ctl(lt_h *h, const char *args)
@@ -201,6 +201,34 @@ int main(void)
     lt_h_check(ctl(&h, "stats --overdue") == 2 &&
                    strstr(out, "option --overdue belongs to \"report\", not \"stats\""),
                "--overdue on stats:\n%s", out);
+
+    /* a dossier state stored before states had agency_code: the report reads
+     * the agency from the dossier's first event (with the daemon down) */
+    lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM");
+    lt_store_opts o = { .dir = h.data_dir };
+    lt_store *st = NULL;
+    lt_store_txn *t = NULL;
+    lt_dossier_state *cur = NULL;
+    lt_diag d;
+    lt_h_check(lt_store_open(&o, &st, NULL, &d) == 0 &&
+                   lt_store_txn_begin(st, true, false, &t) == 0 &&
+                   lt_store_get_state(t, "H26.1.9-261112-0118", &cur) == 0,
+               "open the store for writing: %s", d.message);
+    lt_dossier_state old = *cur;
+    old.agency_code = NULL;
+    old.events++;
+    old.last_seq = lt_store_next_seq(t);
+    lt_submission *sub = lt_h_result("report-test", "R-OLD-1", "H26.1.9-261112-0118");
+    uint64_t seq = 0;
+    lt_h_check(lt_store_append(t, "report-test", 0, sub->event, cur, &old, &seq) == 0 &&
+                   lt_store_txn_commit(&t) == 0,
+               "append with a state without agency_code");
+    lt_h_sub_free(sub);
+    lienthong__v1__dossier_state__free_unpacked(cur, NULL);
+    lt_store_close(&st);
+    lt_h_check(ctl(&h, "report --by agency") == 0 && row_is("H26.1.9", "1 1 0 1 0.0% 0 0") &&
+                   !strstr(out, "\n- "),
+               "report by agency of a state without agency_code:\n%s", out);
 
     lt_h_free(&h);
     printf("ok lienthongctl report: on-time figures by procedure and agency, a period, "

@@ -1,9 +1,8 @@
 /* test_validate.c - Submission checks and the dossier state machine
  * (daemon/validate.h). Every rejection is checked by its wire code and the
  * field path a sender would read in the reply. */
-#include "validate.h"
-
 #include "timefmt.h"
+#include "validate.h"
 
 // clang-format off
 #include <setjmp.h>
@@ -576,6 +575,7 @@ static void first_event_may_carry_any_status(void **state)
         assert_int_equal(next.events, 1);
         assert_int_equal(next.received_at, NOW - 3600);
         assert_string_equal(next.procedure_code, "1.004227");
+        assert_string_equal(next.agency_code, "000.00.01.H29"); /* the desk that received it */
     }
 }
 
@@ -742,7 +742,10 @@ static void result_for_known_dossier_keeps_its_status(void **state)
 
     (void)state;
     fx_result();
+    cur.agency_code = "000.00.01.H29";
+    F.ev.agency_code = "CCT-Q1"; /* a later event of another agency */
     assert_int_equal(lt_validate_transition(&F.ev, &cur, 8, &next, NULL), 0);
+    assert_string_equal(next.agency_code, "000.00.01.H29");
     assert_int_equal(next.status, 6);
     assert_int_equal(next.due_at, NOW + 10 * 86400);
     assert_int_equal(next.first_seq, 3);
