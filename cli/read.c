@@ -142,13 +142,15 @@ static int print_entry(uint64_t seq, const lt_stored_event *se, void *arg)
             r = lt_outbox_walk_event(w->t, seq, print_delivery, &d);
         }
     }
-    w->last_seq = seq;
-    w->last_accepted_ms = se->accepted_at_ms;
-    snprintf(w->last_sender, sizeof(w->last_sender), "%s", ctl_str_or_dash(se->sender));
-    snprintf(w->last_what, sizeof(w->last_what), "%s",
-             se->event && se->event->body_case == LIENTHONG__V1__EVENT__BODY_RESULT ? "RESULT"
-             : se->event && se->event->status ? lt_status_name((int)se->event->status->status)
-                                              : "-");
+    if (w->t) { /* show: the latest event, for the state section */
+        w->last_seq = seq;
+        w->last_accepted_ms = se->accepted_at_ms;
+        snprintf(w->last_sender, sizeof(w->last_sender), "%s", ctl_str_or_dash(se->sender));
+        snprintf(w->last_what, sizeof(w->last_what), "%s",
+                 se->event && se->event->body_case == LIENTHONG__V1__EVENT__BODY_RESULT ? "RESULT"
+                 : se->event && se->event->status ? lt_status_name((int)se->event->status->status)
+                                                  : "-");
+    }
     if (w->t && se->event && se->event->body_case == LIENTHONG__V1__EVENT__BODY_RESULT &&
         se->event->result)
         note_result(w, seq, se->event);

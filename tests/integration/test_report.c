@@ -185,22 +185,20 @@ int main(void)
                "show of a settled dossier with nothing undelivered:\n%s", out);
 
     /* bad options: exit 2, naming what is wrong; nothing read */
-    lt_h_check(ctl(&h, "report --from yesterday") == 2 &&
-                   strstr(out, "--from: \"yesterday\" is neither a date (YYYY-MM-DD"),
-               "bad --from:\n%s", out);
-    lt_h_check(ctl(&h, "report --to 2026-13-01") == 2 && strstr(out, "--to: \"2026-13-01"),
-               "bad --to:\n%s", out);
-    lt_h_check(ctl(&h, "report --from 2026-12-01 --to 2026-11-01") == 2 &&
-                   strstr(out, "--from 2026-12-01 is not before --to 2026-11-01"),
-               "--from after --to:\n%s", out);
-    lt_h_check(ctl(&h, "report --by dossier") == 2 &&
-                   strstr(out, "--by: \"dossier\" is not procedure or agency"),
-               "bad --by:\n%s", out);
-    lt_h_check(ctl(&h, "report --overdue --by agency") == 2 && strstr(out, "give one of them"),
-               "--overdue with --by:\n%s", out);
-    lt_h_check(ctl(&h, "stats --overdue") == 2 &&
-                   strstr(out, "option --overdue belongs to \"report\", not \"stats\""),
-               "--overdue on stats:\n%s", out);
+    static const struct {
+        const char *args, *says;
+    } bad[] = {
+        { "report --from yesterday", "--from: \"yesterday\" is neither a date (YYYY-MM-DD" },
+        { "report --to 2026-13-01", "--to: \"2026-13-01" },
+        { "report --from 2026-12-01 --to 2026-11-01",
+          "--from 2026-12-01 is not before --to 2026-11-01" },
+        { "report --by dossier", "--by: \"dossier\" is not procedure or agency" },
+        { "report --overdue --by agency", "give one of them" },
+        { "stats --overdue", "option --overdue belongs to \"report\", not \"stats\"" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        lt_h_check(ctl(&h, bad[i].args) == 2 && strstr(out, bad[i].says),
+                   "%s: not exit 2 saying \"%s\":\n%s", bad[i].args, bad[i].says, out);
 
     /* a dossier state stored before states had agency_code: the report reads
      * the agency from the dossier's first event (with the daemon down) */
