@@ -15,7 +15,7 @@
 #include "timefmt.h"
 #include "validate.h"
 
-#define JOURNAL_WAIT_MS 2000 /* beyond store.journal_commit_ms */
+#define JOURNAL_WAIT_MS 2000 /* beyond the round's longest age */
 
 static const char *const mask_fields[] = { "id_number", "phone", "email", NULL };
 static const char *const status_skip[] = { "status", NULL };
@@ -116,12 +116,16 @@ static bool daemon_running(const char *dir)
 }
 
 /* Events the daemon acknowledged from its journal (daemon/journal.h) reach
- * LMDB within store.journal_commit_ms: wait for them, so that a read right
- * after an acknowledgement shows the event. */
+ * LMDB within LT_JOURNAL_ROUND_MAX_MS, or store.journal_commit_ms if longer:
+ * wait for them, so that a read right after an acknowledgement shows the
+ * event. */
 static void wait_for_journal(const char *dir, const lt_config *cfg, lt_store *s)
 {
     char path[4096];
-    int wait_ms = JOURNAL_WAIT_MS + (cfg ? (int)cfg->journal_commit_ms : 0);
+    int round_ms = LT_JOURNAL_ROUND_MAX_MS;
+    if (cfg && (int)cfg->journal_commit_ms > round_ms)
+        round_ms = (int)cfg->journal_commit_ms;
+    int wait_ms = JOURNAL_WAIT_MS + round_ms;
     int64_t deadline = ctl_mono_ms() + wait_ms;
     lt_store_stats st;
     if (lt_store_stats_get(s, &st) < 0)

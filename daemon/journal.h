@@ -42,6 +42,11 @@
 
 #define LT_JOURNAL_HEADER 40
 
+/* The longest a round stays open (uncommitted) while events keep coming,
+ * unless store.journal_commit_ms is longer; readers wait that long for
+ * acknowledged events (loop.c: commit_due). */
+#define LT_JOURNAL_ROUND_MAX_MS 1000
+
 typedef struct lt_journal lt_journal;
 
 /* One record, borrowed from the scanned buffer (sender is not NUL-terminated). */

@@ -19,13 +19,19 @@
 
 /* The ingest journal (journal.h): a transaction left open by journaled
  * passes is committed once QUIET_US passed with no event received and no
- * reply waiting for the journal's flush, and under load within
- * store.journal_commit_ms, or ROUTED_COMMIT_MS once it holds an event owed
- * to an agency (its delivery starts after the commit).
+ * reply waiting for the journal's flush, ROUTED_COMMIT_MS after its first
+ * pass once it holds an event owed to an agency (its delivery starts after
+ * the commit), and otherwise under load once it is store.journal_commit_ms
+ * old and holds ROUND_EVENTS events, or ROUND_MAX_MS old (or
+ * journal_commit_ms, if longer). A commit stalls the events in flight, so a
+ * round of at least ROUND_EVENTS keeps a lone client's stalled events below
+ * 1 in 256, off its p99, while a busy round still commits on time.
  * Journaling stops while the map's fill plus LMDB_PER_JOURNAL_BYTE times the
  * open round's journal bytes would pass the 80% warning. */
 #define QUIET_US              1000
 #define ROUTED_COMMIT_MS      5
+#define ROUND_EVENTS          256
+#define ROUND_MAX_MS          LT_JOURNAL_ROUND_MAX_MS
 #define LMDB_PER_JOURNAL_BYTE 8
 
 /* While passes are journaled, a pass takes at most this many events: while
@@ -207,15 +213,20 @@ static int recover_open(loop_state *ls)
     return 0;
 }
 
-/* Is the open transaction due for its commit: store.journal_commit_ms after
- * its first journaled pass, ROUTED_COMMIT_MS once it holds an event owed to
- * an agency? */
+/* Is the open transaction due for its commit: ROUTED_COMMIT_MS after its
+ * first journaled pass once it holds an event owed to an agency, else
+ * store.journal_commit_ms after it with ROUND_EVENTS events in the journal,
+ * or ROUND_MAX_MS after it (see the top of this file)? */
 static bool commit_due(const loop_state *ls, int64_t now)
 {
-    int64_t max_age = ls->p->cfg->journal_commit_ms;
-    if (ls->open_routed && max_age > ROUTED_COMMIT_MS)
-        max_age = ROUTED_COMMIT_MS; /* agencies wait for these: deliveries start after the commit */
-    return ls->open_ms && now - ls->open_ms >= max_age; /* (write_pass has taken ls->open) */
+    if (!ls->open_ms) /* (write_pass has taken ls->open) */
+        return false;
+    int64_t age = now - ls->open_ms, min_age = ls->p->cfg->journal_commit_ms;
+    if (ls->open_routed) /* agencies wait for these: deliveries start after the commit */
+        return age >= (min_age < ROUTED_COMMIT_MS ? min_age : ROUTED_COMMIT_MS);
+    if (age < min_age)
+        return false;
+    return lt_journal_records(ls->p->journal) >= ROUND_EVENTS || age >= ROUND_MAX_MS;
 }
 
 /* May this pass's events be acknowledged from the journal, leaving the
