@@ -45,6 +45,20 @@ void bench_init_times(void);
  * event ids and dossier codes of different runs apart. */
 void bench_build_tmpl(bench_tmpl *t, const char *nonce, int cli, int step);
 
+/* Event ids as senders that draw them at random (UUIDv4 and the like) make
+ * them: when set (before building templates), an event id starts with its
+ * digits, scrambled (bench_event_digits), so that each new id lands at a
+ * random place in the dedupe index among all the ids stored before, instead
+ * of after the last id of its client. Dossier codes stay in order. */
+extern bool bench_random_ids;
+
+/* The 10 digits event k's id carries: k, or with bench_random_ids a
+ * bijection of k over 0..10^10-1 that scatters neighbours. */
+uint64_t bench_event_digits(uint64_t k);
+
+/* Event k's id for a client of bench_build_tmpl (what bench_fill writes). */
+void bench_event_id(char *buf, size_t size, const char *nonce, int cli, int step, uint64_t k);
+
 /* Write event k of a client (templates t[0..per_dossier-1]) into buf (at
  * least t->len bytes): request id BENCH_RID_BASE|k, event digits k, dossier
  * digits k / per_dossier. Returns its length. */

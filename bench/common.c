@@ -119,12 +119,40 @@ static size_t find(const uint8_t *hay, size_t n, const void *needle, size_t m)
     return (size_t)(p - hay);
 }
 
+bool bench_random_ids;
+
+uint64_t bench_event_digits(uint64_t k)
+{
+    if (!bench_random_ids)
+        return k;
+    /* k * A + B mod 10^10, A prime to 10: a bijection, neighbours far apart */
+    const unsigned __int128 mod = 10000000000ull;
+    return (uint64_t)(((unsigned __int128)k * 2654435761u + 1234567891u) % mod);
+}
+
+/* The one layout of an event id, with digits (DIGITS characters) in it. */
+static void format_event_id(char *buf, size_t size, const char *nonce, int cli, int step,
+                            const char *digits)
+{
+    if (bench_random_ids)
+        snprintf(buf, size, "%s-ev-%s-c%03d-s%d", digits, nonce, cli, step);
+    else
+        snprintf(buf, size, "ev-%s-c%03d-s%d-%s", nonce, cli, step, digits);
+}
+
+void bench_event_id(char *buf, size_t size, const char *nonce, int cli, int step, uint64_t k)
+{
+    char digits[DIGITS + 1];
+    snprintf(digits, sizeof(digits), "%010" PRIu64, bench_event_digits(k) % UINT64_C(10000000000));
+    format_event_id(buf, size, nonce, cli, step, digits);
+}
+
 void bench_build_tmpl(bench_tmpl *t, const char *nonce, int cli, int step)
 {
     char event_id[96], dossier[96], ph[DIGITS + 1];
     memset(ph, '#', DIGITS);
     ph[DIGITS] = '\0';
-    snprintf(event_id, sizeof(event_id), "ev-%s-c%03d-s%d-%s", nonce, cli, step, ph);
+    format_event_id(event_id, sizeof(event_id), nonce, cli, step, ph);
     snprintf(dossier, sizeof(dossier), "HCM-%s-c%03d-%s", nonce, cli, ph);
 
     Lienthong__V1__Submission sub = LIENTHONG__V1__SUBMISSION__INIT;
@@ -231,7 +259,8 @@ void bench_build_tmpl(bench_tmpl *t, const char *nonce, int cli, int step)
     uint8_t rid[9];
     put_varint9(rid, RID_PLACEHOLDER);
     t->off_rid = find(t->buf, t->len, rid, 9);
-    t->off_event = find(t->buf, t->len, event_id, strlen(event_id)) + strlen(event_id) - DIGITS;
+    t->off_event = find(t->buf, t->len, event_id, strlen(event_id)) +
+                   (size_t)(strstr(event_id, ph) - event_id);
     t->off_dossier = find(t->buf, t->len, dossier, strlen(dossier)) + strlen(dossier) - DIGITS;
 }
 
@@ -240,7 +269,7 @@ size_t bench_fill(const bench_tmpl *t, int per_dossier, uint64_t k, uint8_t *buf
     const bench_tmpl *s = &t[k % (uint64_t)per_dossier];
     memcpy(buf, s->buf, s->len);
     put_varint9(buf + s->off_rid, RID_BASE | k);
-    put_digits(buf + s->off_event, k);
+    put_digits(buf + s->off_event, bench_event_digits(k));
     put_digits(buf + s->off_dossier, k / (uint64_t)per_dossier);
     return s->len;
 }

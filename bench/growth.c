@@ -146,7 +146,8 @@ static double load(const char *self_dir, const char *dir, uint64_t n)
     if (live.loader < 0)
         bench_die("fork", strerror(errno));
     if (live.loader == 0) {
-        execl(prog, prog, "--dir", dir, "--events", count, (char *)NULL);
+        execl(prog, prog, "--dir", dir, "--events", count,
+              bench_random_ids ? "--random-ids" : (char *)NULL, (char *)NULL);
         fprintf(stderr, "exec %s: %s\n", prog, strerror(errno));
         _exit(127);
     }
@@ -394,15 +395,20 @@ int main(int argc, char **argv)
             json = v, i++;
         else if (!strcmp(a, "--keep"))
             keep = true;
+        else if (!strcmp(a, "--random-ids"))
+            bench_random_ids = true;
         else {
             fprintf(
                 stderr,
                 "usage: bench-growth [--growth 0,1M,10M] [--events N] [--repeat R] [--replay N|0]\n"
                 "                    [--daemon PATH] [--dir DIR] [--json PATH] [--keep]\n"
+                "                    [--random-ids]\n"
                 "  each size: a store bulk-loaded with that many events and a daemon on it;\n"
                 "  then R rounds (default 3, medians kept), each running (C=8,W=64) with\n"
                 "  --events (default 30000) on every size in turn. --replay: replay on the\n"
-                "  first store with at least N events (default 1M, 0: never)\n");
+                "  first store with at least N events (default 1M, 0: never). --random-ids:\n"
+                "  event ids drawn at random (as UUIDv4 would be), loaded and sent alike,\n"
+                "  instead of in order per client\n");
             return 2;
         }
     }

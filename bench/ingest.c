@@ -148,10 +148,12 @@ static void usage(FILE *f)
         "usage: bench-ingest [--events N] [--clients C --window W] [--per-dossier K]\n"
         "                    [--daemon PATH | --endpoint EP] [--dir DIR] [--tcp]\n"
         "                    [--yaml TEXT] [--no-peers] [--keep] [--timeout-ms MS]\n"
+        "                    [--random-ids]\n"
         "  Without --clients/--window: runs (C=1,W=1), (C=4,W=64), (C=8,W=64), each on a\n"
         "  fresh store. --per-dossier K (1-%d, default %d): events per dossier following\n"
         "  the state machine (1,2,4,6,tax bench_result,9,10). --yaml appends config text, e.g.\n"
-        "  --yaml $'batch:\\n  max_wait_us: 200'. --endpoint uses a running daemon.\n",
+        "  --yaml $'batch:\\n  max_wait_us: 200'. --endpoint uses a running daemon.\n"
+        "  --random-ids: event ids drawn at random (as UUIDv4 would be), not in order.\n",
         STEPS, STEPS);
 }
 
@@ -202,6 +204,8 @@ int main(int argc, char **argv)
             o.keep = true;
         else if (!strcmp(a, "--no-peers"))
             o.no_peers = true;
+        else if (!strcmp(a, "--random-ids"))
+            bench_random_ids = true;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;

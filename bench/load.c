@@ -6,7 +6,9 @@
  * in transactions of K events, each committed durably. The daemon is then
  * started on the directory. Event ids use their own nonce, so a bench run on
  * the loaded store never collides with them.
- * Not a test. Usage: bench-load --dir DIR --events N [--map-mb M] [--txn K] */
+ * --random-ids: event ids as bench_random_ids makes them (bench.h).
+ * Not a test. Usage: bench-load --dir DIR --events N [--map-mb M] [--txn K]
+ *                               [--random-ids] */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -66,8 +68,11 @@ int main(int argc, char **argv)
             map_mb = bench_num(a, v, 1, 1048576), i++;
         else if (!strcmp(a, "--txn"))
             per_txn = (uint64_t)bench_num(a, v, 1, 1000000), i++;
+        else if (!strcmp(a, "--random-ids"))
+            bench_random_ids = true;
         else {
-            fprintf(stderr, "usage: bench-load --dir DIR --events N [--map-mb M] [--txn K]\n");
+            fprintf(stderr, "usage: bench-load --dir DIR --events N [--map-mb M] [--txn K] "
+                            "[--random-ids]\n");
             return 2;
         }
     }
@@ -99,7 +104,7 @@ int main(int argc, char **argv)
             int step = (int)(done % BENCH_STEPS);
             lt_event *ev = sub[step]->event;
             char *keep_id = ev->event_id, *keep_dossier = ev->dossier_code;
-            snprintf(ev_id, sizeof(ev_id), "ev-bulkload-c000-s%d-%010" PRIu64, step, done);
+            bench_event_id(ev_id, sizeof(ev_id), "bulkload", 0, step, done);
             snprintf(dossier, sizeof(dossier), "HCM-bulkload-c000-%010" PRIu64, done / BENCH_STEPS);
             ev->event_id = ev_id;
             ev->dossier_code = dossier;
