@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -694,6 +695,32 @@ static batch *spare(lt_ingest *in)
     return NULL; /* cannot happen: three batches, two taken at most */
 }
 
+/* Wait until the ingest socket has a message (1), sigfd is readable or the
+ * monotonic clock reaches deadline_us (0), or the poll failed (-1).
+ * zmq_poll counts in ms, so this polls the socket's ZMQ_FD with ppoll's ns
+ * timeout. ZMQ_FD is edge-triggered: ZMQ_EVENTS is asked before each poll
+ * (it also takes in what signalled the fd). */
+static int wait_readable(lt_ingest *in, int sigfd, int64_t deadline_us)
+{
+    int zfd = -1;
+    size_t len = sizeof(zfd);
+    if (zmq_getsockopt(in->sock, ZMQ_FD, &zfd, &len) < 0)
+        return -1;
+    for (;;) {
+        if (lt_ingest_readable(in))
+            return 1;
+        int64_t left = deadline_us - lt_time_mono_us();
+        if (left <= 0)
+            return 0;
+        struct pollfd fds[2] = { { zfd, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+        struct timespec ts = { (time_t)(left / 1000000), (long)(left % 1000000) * 1000 };
+        if (ppoll(fds, 2, &ts, NULL) < 0 && errno != EINTR)
+            return -1;
+        if (fds[1].revents & POLLIN)
+            return 0;
+    }
+}
+
 /* Receive what waits on the socket into the batch b, within max_events and
  * batch.max_bytes, when linger up to batch.max_wait_us for more (a readable
  * sigfd ends the linger). Returns 0, or -1 when the socket failed. */
@@ -715,20 +742,11 @@ static int receive_batch(lt_ingest *in, batch *b, int sigfd, size_t max_events, 
             bytes >= (size_t)c->batch_max_bytes)
             return 0;
         /* Linger up to batch.max_wait_us for more, so one fsync covers more events. */
-        int64_t now_us = lt_time_now_ms() * 1000;
         if (deadline_us == 0)
-            deadline_us = now_us + c->batch_max_wait_us;
-        if (now_us >= deadline_us)
-            return 0;
-        zmq_pollitem_t items[2] = { { in->sock, 0, ZMQ_POLLIN, 0 },
-                                    { NULL, sigfd, ZMQ_POLLIN, 0 } };
-        long ms = (long)((deadline_us - now_us + 999) / 1000);
-        if (zmq_poll(items, 2, ms) < 0 && errno != EINTR)
-            return -1;
-        if (items[1].revents & ZMQ_POLLIN)
-            return 0; /* a signal: the loop reads it; commit what is in hand */
-        if (!(items[0].revents & ZMQ_POLLIN))
-            return 0;
+            deadline_us = lt_time_mono_us() + c->batch_max_wait_us;
+        int r = wait_readable(in, sigfd, deadline_us);
+        if (r <= 0)
+            return r; /* the wait is over, or a signal came: the loop reads it */
     }
 }
 

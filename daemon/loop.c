@@ -57,13 +57,6 @@ typedef struct loop_state {
     int64_t uncapped_until; /* passes take batch.max_events until then: they commit */
 } loop_state;
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Warn once at each of 80, 90 and 95 % of the map in use, before new events
  * are refused with STORE_FULL; again after a restart when still above. */
 static void check_fill(loop_state *ls)
@@ -374,7 +367,7 @@ static int on_flushed(loop_state *ls)
     size_t before = lt_ingest_held(p->ingest);
     lt_ingest_release(p->ingest, ls->synced);
     if (lt_ingest_held(p->ingest) != before)
-        ls->active_us = mono_us();
+        ls->active_us = lt_time_mono_us();
     return 0;
 }
 
@@ -396,7 +389,7 @@ static void reply(loop_state *ls, bool committed, bool journaled)
 
 int lt_loop_run(const lt_loop_parts *p, int sigfd)
 {
-    loop_state ls = { .p = p, .active_us = mono_us() };
+    loop_state ls = { .p = p, .active_us = lt_time_mono_us() };
     uint64_t usec = 0;
     if (sd_watchdog_enabled(0, &usec) > 0)
         ls.watchdog_usec = usec;
@@ -427,7 +420,7 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
             timeout = 0; /* the next batch is ready, or nearly */
         else if (ls.open && !lt_ingest_held(p->ingest)) {
             /* commit it once no event came and no reply went for QUIET_US */
-            int64_t left = ls.active_us + QUIET_US - mono_us();
+            int64_t left = ls.active_us + QUIET_US - lt_time_mono_us();
             long ms = left > 0 ? (long)((left + 999) / 1000) : 0;
             if (timeout < 0 || timeout > ms)
                 timeout = ms;
@@ -453,7 +446,7 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
             size_t max = p->journal && now >= ls.uncapped_until ? JOURNAL_PASS_EVENTS : 0;
             if (lt_ingest_fill(p->ingest, sigfd, max, flags) < 0)
                 return drop_open(&ls, LT_ERR_ZMQ);
-            ls.active_us = mono_us();
+            ls.active_us = lt_time_mono_us();
         }
         now = lt_time_now_ms();
         lt_delivery_poll(p->delivery, now);
@@ -463,7 +456,8 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
         bool ok = false, journaled = false;
         uint32_t routed = 0;
         staged_in in = { false, false };
-        bool quiet = ls.open && !lt_ingest_held(p->ingest) && mono_us() - ls.active_us >= QUIET_US;
+        bool quiet =
+            ls.open && !lt_ingest_held(p->ingest) && lt_time_mono_us() - ls.active_us >= QUIET_US;
         /* due: also when only messages rejected before the store keep coming */
         if ((ls.open && (stop || quiet || commit_due(&ls, now))) || lt_ingest_pending(p->ingest) ||
             lt_delivery_has_staged(p->delivery) || lt_stream_has_staged(p->stream) ||
@@ -484,7 +478,7 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
         /* after the commit or flush, never before: acks, outcomes, cursors, commands */
         reply(&ls, ok && !journaled, journaled);
         if (journaled)
-            ls.active_us = mono_us(); /* the quiet time counts from the replies */
+            ls.active_us = lt_time_mono_us(); /* the quiet time counts from the replies */
         lt_delivery_committed(p->delivery, ok && !journaled);
         lt_stream_committed(p->stream, ok && !journaled && in.stream);
         lt_control_committed(p->control, ok && !journaled && in.control);

@@ -22,4 +22,7 @@ void lt_time_format_ms(int64_t ms, char *buf, size_t size);
 /* Wall clock, ms since the epoch. */
 int64_t lt_time_now_ms(void);
 
+/* Monotonic clock in µs, for waits and intervals (never jumps). */
+int64_t lt_time_mono_us(void);
+
 #endif

@@ -591,6 +591,75 @@ static void test_commit_due_under_rejections(void)
            first_ms, sent, longest);
 }
 
+static long since_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* batch.max_wait_us: the loop lingers for more events before it stores a
+ * pass, so events sent within the wait share one pass (and one flush), and
+ * none is answered before the last of them was sent. SIGTERM ends a linger
+ * at once: the events in hand are stored and answered, the daemon exits 0. */
+static void test_linger(void)
+{
+    lt_h h;
+    lt_h_init(&h, "ingest_linger", "batch:\n  max_wait_us: 600000\n");
+    lt_h_start(&h);
+    void *c = lt_h_client(&h);
+    enum { N = 3, GAP_MS = 40 };
+    struct timespec t0;
+    long sent_last = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < N; i++) {
+        char id[32], dossier[32];
+        snprintf(id, sizeof(id), "linger-%d", i);
+        snprintf(dossier, sizeof(dossier), "H26.01-LG%d", i);
+        lt_submission *s = lt_h_status("dept.hcm", id, dossier, 1);
+        lt_h_send(c, s);
+        lt_h_sub_free(s);
+        sent_last = since_ms(&t0);
+        lt_reply *r = lt_h_recv(c, GAP_MS); /* none may come while the daemon lingers */
+        lt_h_check(r == NULL || i == N - 1,
+                   "event %d was answered %ld ms after the first was sent, before event %d "
+                   "(batch.max_wait_us: 600000 should have gathered them in one pass)",
+                   i, since_ms(&t0), i + 1);
+        if (r) {
+            expect_accepted(r);
+            lienthong__v1__reply__free_unpacked(r, NULL);
+            sent_last = -1; /* already one answered */
+        }
+    }
+    int answered = sent_last < 0 ? 1 : 0;
+    while (answered < N) {
+        lt_reply *r = lt_h_recv(c, 5000);
+        lt_h_check(r != NULL, "only %d of %d lingered events answered", answered, N);
+        expect_accepted(r);
+        lienthong__v1__reply__free_unpacked(r, NULL);
+        answered++;
+    }
+
+    /* a linger cut short by SIGTERM: the event in hand is answered at once */
+    lt_submission *s = lt_h_status("dept.hcm", "linger-term", "H26.01-LGT", 1);
+    lt_h_send(c, s);
+    lt_h_sub_free(s);
+    usleep(50000); /* the daemon is lingering now, for up to 600 ms */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    kill(h.pid, SIGTERM);
+    lt_reply *r = lt_h_recv(c, 5000);
+    lt_h_check(r != NULL, "the event in hand at SIGTERM was not answered");
+    expect_accepted(r);
+    lienthong__v1__reply__free_unpacked(r, NULL);
+    lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM during a linger did not exit 0");
+    long stop_ms = since_ms(&t0);
+    zmq_close(c);
+    lt_h_free(&h);
+    printf("ok events within batch.max_wait_us shared a pass; SIGTERM during a linger: "
+           "answered and stopped in %ld ms\n",
+           stop_ms);
+}
+
 int main(void)
 {
     lt_h h;
@@ -610,6 +679,7 @@ int main(void)
     lt_h_free(&h);
     test_store_full();
     test_commit_due_under_rejections();
+    test_linger();
     test_refusals();
     test_tcp();
     return 0;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -162,6 +163,20 @@ static void now_ms_is_a_plausible_wall_clock(void **state)
     assert_true(now < 253402300799000LL); /* before 10000 */
 }
 
+static void mono_us_counts_microseconds_and_never_goes_back(void **state)
+{
+    (void)state;
+    int64_t a = lt_time_mono_us();
+    usleep(2000);
+    int64_t b = lt_time_mono_us();
+    assert_true(b - a >= 2000); /* at least the sleep, in µs (not ms) */
+    for (int i = 0; i < 1000; i++) {
+        int64_t c = lt_time_mono_us();
+        assert_true(c >= b);
+        b = c;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +187,7 @@ int main(void)
         cmocka_unit_test(format_ms_keeps_milliseconds_and_parses_back_to_seconds),
         cmocka_unit_test(format_truncates_to_a_small_buffer_without_overflow),
         cmocka_unit_test(now_ms_is_a_plausible_wall_clock),
+        cmocka_unit_test(mono_us_counts_microseconds_and_never_goes_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
