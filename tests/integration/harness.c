@@ -125,19 +125,51 @@ pid_t lt_h_spawn(lt_h *h, const char *const *argv)
     return pid;
 }
 
+int lt_h_notify_socket(lt_h *h, char *path, size_t size)
+{
+    snprintf(path, size, "%s/notify.sock", h->dir);
+    unlink(path);
+    int ns = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    lt_h_check(strlen(path) < sizeof(sa.sun_path), "path too long: %s", path);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    lt_h_check(ns >= 0 && bind(ns, (struct sockaddr *)&sa, sizeof(sa)) == 0, "notify socket %s: %s",
+               path, strerror(errno));
+    return ns;
+}
+
+static char *preload_asan_keep;
+static bool preload_asan_had;
+
+void lt_h_preload_begin(const char *lib)
+{
+    const char *old = getenv("ASAN_OPTIONS");
+    char asan[512];
+    preload_asan_had = old != NULL;
+    preload_asan_keep = old ? strdup(old) : NULL;
+    /* under AddressSanitizer the shim is preloaded before its runtime */
+    snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", old ? old : "", old ? ":" : "");
+    setenv("ASAN_OPTIONS", asan, 1);
+    setenv("LD_PRELOAD", lib, 1);
+}
+
+void lt_h_preload_end(void)
+{
+    unsetenv("LD_PRELOAD");
+    if (preload_asan_had)
+        setenv("ASAN_OPTIONS", preload_asan_keep, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
+    free(preload_asan_keep);
+    preload_asan_keep = NULL;
+}
+
 void lt_h_start(lt_h *h)
 {
     lt_h_check(h->pid == 0, "daemon already running");
     lt_h_write_config(h);
     char notify_path[320];
-    snprintf(notify_path, sizeof(notify_path), "%s/notify.sock", h->dir);
-    unlink(notify_path);
-    int ns = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    lt_h_check(strlen(notify_path) < sizeof(sa.sun_path), "path too long: %s", notify_path);
-    memcpy(sa.sun_path, notify_path, strlen(notify_path) + 1);
-    lt_h_check(ns >= 0 && bind(ns, (struct sockaddr *)&sa, sizeof(sa)) == 0, "notify socket %s: %s",
-               notify_path, strerror(errno));
+    int ns = lt_h_notify_socket(h, notify_path, sizeof(notify_path));
     setenv("NOTIFY_SOCKET", notify_path, 1);
     const char *argv[] = { getenv("LT_DAEMON"), "-c", h->config, NULL };
     h->pid = lt_h_spawn(h, argv);

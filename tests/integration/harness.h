@@ -47,6 +47,14 @@ void lt_h_use_tcp(lt_h *h);
 void lt_h_write_config(lt_h *h);
 /* Start the daemon and wait (10 s) for READY=1. */
 void lt_h_start(lt_h *h);
+/* A datagram socket bound at DIR/notify.sock, for a daemon's sd_notify
+ * messages (its NOTIFY_SOCKET); the path goes into path. Returns the fd. */
+int lt_h_notify_socket(lt_h *h, char *path, size_t size);
+/* Preload lib (an LD_PRELOAD shim) into the daemons started until
+ * lt_h_preload_end(); under AddressSanitizer the shim comes before its
+ * runtime (verify_asan_link_order=0), and ASAN_OPTIONS is restored after. */
+void lt_h_preload_begin(const char *lib);
+void lt_h_preload_end(void);
 /* Start without waiting; returns the pid. Used to test startup failures. */
 pid_t lt_h_spawn(lt_h *h, const char *const *argv);
 /* Send sig, wait for exit; returns the exit status (or 128+signal). */

@@ -49,27 +49,16 @@ static void start_failing(lt_h *h, int after, int block_ms, char *mark, size_t m
 {
     const char *lib = getenv("LT_FAIL_SYNC_LIB");
     lt_h_check(lib && *lib, "LT_FAIL_SYNC_LIB is not set (run through ctest)");
-    char n[16], asan[512];
-    const char *old_asan = getenv("ASAN_OPTIONS");
+    char n[16];
     snprintf(mark, mark_size, "%s/fail-mark", h->dir);
     snprintf(n, sizeof(n), "%d", after);
     setenv("LT_FAIL_SYNC_AFTER", n, 1);
     snprintf(n, sizeof(n), "%d", block_ms);
     setenv("LT_FAIL_SYNC_BLOCK_MS", n, 1);
     setenv("LT_FAIL_SYNC_MARK", mark, 1);
-    /* under AddressSanitizer the shim is preloaded before its runtime */
-    snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", old_asan ? old_asan : "",
-             old_asan ? ":" : "");
-    char *keep = old_asan ? strdup(old_asan) : NULL;
-    setenv("ASAN_OPTIONS", asan, 1);
-    setenv("LD_PRELOAD", lib, 1);
+    lt_h_preload_begin(lib);
     lt_h_start(h);
-    unsetenv("LD_PRELOAD");
-    if (keep)
-        setenv("ASAN_OPTIONS", keep, 1);
-    else
-        unsetenv("ASAN_OPTIONS");
-    free(keep);
+    lt_h_preload_end();
     unsetenv("LT_FAIL_SYNC_AFTER");
     unsetenv("LT_FAIL_SYNC_BLOCK_MS");
     unsetenv("LT_FAIL_SYNC_MARK");

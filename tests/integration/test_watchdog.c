@@ -7,14 +7,12 @@
  * would silence them for an hour. The daemon runs with WATCHDOG_USEC and a
  * NOTIFY_SOCKET of the test's, and with clock_step.c preloaded: 1.5 s after
  * start its CLOCK_REALTIME goes back one hour. */
-#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,41 +38,24 @@ int main(void)
     lt_h_write_config(&h);
 
     char notify_path[320];
-    snprintf(notify_path, sizeof(notify_path), "%s/notify.sock", h.dir);
-    int ns = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    lt_h_check(strlen(notify_path) < sizeof(sa.sun_path), "path too long: %s", notify_path);
-    memcpy(sa.sun_path, notify_path, strlen(notify_path) + 1);
-    lt_h_check(ns >= 0 && bind(ns, (struct sockaddr *)&sa, sizeof(sa)) == 0, "notify socket %s: %s",
-               notify_path, strerror(errno));
+    int ns = lt_h_notify_socket(&h, notify_path, sizeof(notify_path));
 
-    char usec[32], after[32], asan[512];
+    char usec[32], after[32];
     snprintf(usec, sizeof(usec), "%d", WATCHDOG_USEC);
     snprintf(after, sizeof(after), "%d", STEP_AFTER_MS);
-    const char *old_asan = getenv("ASAN_OPTIONS");
-    char *keep = old_asan ? strdup(old_asan) : NULL;
-    /* under AddressSanitizer the shim is preloaded before its runtime */
-    snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", old_asan ? old_asan : "",
-             old_asan ? ":" : "");
-    setenv("ASAN_OPTIONS", asan, 1);
     setenv("NOTIFY_SOCKET", notify_path, 1);
     setenv("WATCHDOG_USEC", usec, 1);
     setenv("LT_CLOCK_STEP_AFTER_MS", after, 1);
     setenv("LT_CLOCK_STEP_S", "3600", 1);
-    setenv("LD_PRELOAD", lib, 1);
+    lt_h_preload_begin(lib);
     const char *argv[] = { getenv("LT_DAEMON"), "-c", h.config, NULL };
     long t0 = mono_ms();
     h.pid = lt_h_spawn(&h, argv);
-    unsetenv("LD_PRELOAD");
+    lt_h_preload_end();
     unsetenv("LT_CLOCK_STEP_S");
     unsetenv("LT_CLOCK_STEP_AFTER_MS");
     unsetenv("WATCHDOG_USEC");
     unsetenv("NOTIFY_SOCKET");
-    if (keep)
-        setenv("ASAN_OPTIONS", keep, 1);
-    else
-        unsetenv("ASAN_OPTIONS");
-    free(keep);
 
     /* WATCHDOG=1 datagrams before and after the step (with a margin) */
     int ready = 0, before = 0, after_step = 0;
