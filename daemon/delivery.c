@@ -29,7 +29,7 @@ typedef struct flight {
     uint64_t seq;
     char key[KEY_MAX];
     char dossier[DOSSIER_MAX];
-    int64_t deadline_ms;
+    int64_t deadline_ms; /* monotonic (mono_ms) */
     uint32_t attempt;
     bool settled;
     bool probe; /* sent while the link was down */
@@ -55,6 +55,15 @@ typedef struct outcome {
 
 typedef enum { LINK_CONNECTING, LINK_UP, LINK_DOWN } link_state;
 
+/* Timers that live only in this process (an attempt's deadline, the next
+ * probe) run on the monotonic clock: a wall clock set back would hold them
+ * for as long as the step. Retry times are stored in the delivery records
+ * and so are dates (now_ms). */
+static int64_t mono_ms(void)
+{
+    return lt_time_mono_us() / 1000;
+}
+
 typedef struct link_rt {
     const lt_config_agency *cfg;
     const lt_adapter *adapter;
@@ -65,9 +74,9 @@ typedef struct link_rt {
     bool paused;
     int failures;            /* consecutive attempts without a reply */
     int64_t link_backoff_ms; /* probe spacing while down */
-    int64_t probe_at_ms;
-    bool dirty;          /* the outbox may hold something sendable */
-    int64_t next_due_ms; /* earliest backoff expiry seen by the last scan, 0 = none */
+    int64_t probe_at_ms;     /* monotonic (mono_ms), 0 = none */
+    bool dirty;              /* the outbox may hold something sendable */
+    int64_t next_due_ms;     /* earliest backoff expiry seen by the last scan, 0 = none */
     uint64_t delivered;
     char last_error[256];
     /* Deliveries whose first-delivery mark this process committed and has not
@@ -300,8 +309,7 @@ static void link_alive(link_rt *l)
 /* An attempt got no reply (or could not be sent). probe: it was sent while
  * the link was down; only a failed probe spaces the next one further, not
  * the attempts that were in flight when the link went down. */
-static void link_failed(lt_delivery_engine *d, link_rt *l, int64_t now_ms, const char *why,
-                        bool probe)
+static void link_failed(lt_delivery_engine *d, link_rt *l, const char *why, bool probe)
 {
     copy_cut(l->last_error, sizeof(l->last_error), why);
     if (++l->failures < l->cfg->down_after && l->state != LINK_DOWN)
@@ -316,18 +324,18 @@ static void link_failed(lt_delivery_engine *d, link_rt *l, int64_t now_ms, const
     if (l->link_backoff_ms > l->cfg->backoff_max_ms)
         l->link_backoff_ms = l->cfg->backoff_max_ms;
     l->state = LINK_DOWN;
-    l->probe_at_ms = now_ms + jitter(d, l->link_backoff_ms);
+    l->probe_at_ms = mono_ms() + jitter(d, l->link_backoff_ms);
 }
 
 /* The gateway is not connected (a send was refused; nothing went out). */
-static void link_unconnected(lt_delivery_engine *d, link_rt *l, int64_t now_ms)
+static void link_unconnected(lt_delivery_engine *d, link_rt *l)
 {
     if (l->state == LINK_CONNECTING && ++l->failures < 20) { /* connecting: look again soon */
-        l->probe_at_ms = now_ms + 100;
+        l->probe_at_ms = mono_ms() + 100;
         return;
     }
     l->failures = (int)l->cfg->down_after - 1;
-    link_failed(d, l, now_ms, "gateway not connected", l->state == LINK_DOWN);
+    link_failed(d, l, "gateway not connected", l->state == LINK_DOWN);
 }
 
 /* Decide retry or dead letter for a failed attempt of a delivery created at created_ms. */
@@ -476,12 +484,12 @@ void lt_delivery_poll(lt_delivery_engine *d, int64_t now_ms)
         }
         for (size_t i = 0; i < l->n_fl; i++) {
             flight *f = &l->fl[i];
-            if (f->settled || now_ms < f->deadline_ms)
+            if (f->settled || mono_ms() < f->deadline_ms)
                 continue;
             char why[160];
             snprintf(why, sizeof(why), "no reply within %" PRId64 " ms", l->cfg->timeout_ms);
             f->settled = true;
-            link_failed(d, l, now_ms, why, f->probe);
+            link_failed(d, l, why, f->probe);
             if (!t && lt_store_txn_begin(d->store, false, false, &t) < 0)
                 t = NULL;
             stage_failure(d, li, f->seq, f->attempt, created_of(t, l->cfg->name, f->seq), now_ms, 0,
@@ -872,7 +880,7 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
     copy_cut(f->key, sizeof(f->key), key);
     copy_cut(f->dossier, sizeof(f->dossier), ev->dossier_code);
     f->attempt = attempt;
-    f->deadline_ms = s->now_ms + l->cfg->timeout_ms;
+    f->deadline_ms = mono_ms() + l->cfg->timeout_ms;
     f->settled = settled;
     f->probe = l->state == LINK_DOWN;
     f->first = !settled && first_delivery && l->adapter->durable_first;
@@ -927,7 +935,7 @@ static int scan_one(uint64_t seq, const char *dossier, void *arg)
         r = send_one(s, seq, rec);
         if (r == -EAGAIN) {
             s->stop = true;
-            link_unconnected(s->d, l, s->now_ms);
+            link_unconnected(s->d, l);
             r = 1;
         } else if (r == 0 && --s->capacity == 0) {
             r = 1;
@@ -949,7 +957,7 @@ void lt_delivery_dispatch(lt_delivery_engine *d, int64_t now_ms)
         if (l->paused)
             continue;
         size_t window = (size_t)l->cfg->window;
-        if (l->state != LINK_UP && now_ms < l->probe_at_ms)
+        if (l->state != LINK_UP && mono_ms() < l->probe_at_ms)
             continue;
         if (l->state == LINK_DOWN)
             window = 1; /* probe gently: one attempt at a time */
@@ -966,7 +974,7 @@ void lt_delivery_dispatch(lt_delivery_engine *d, int64_t now_ms)
         l->next_due_ms = 0;
         l->dirty = false;
         if (l->state == LINK_DOWN)
-            l->probe_at_ms = now_ms + l->link_backoff_ms; /* the next probe, if this one fails */
+            l->probe_at_ms = mono_ms() + l->link_backoff_ms; /* the next probe, if this fails */
         else if (l->state == LINK_CONNECTING)
             l->probe_at_ms = 0; /* set again if the gateway still refuses */
         int r = lt_outbox_walk_pending(t, l->cfg->name, 0, scan_one, &s);
@@ -984,11 +992,12 @@ long lt_delivery_timeout_ms(const lt_delivery_engine *d, int64_t now_ms, long ma
     if (d->n_oc)
         return 0;
     int64_t best = now_ms + max_ms;
+    int64_t to_wall = now_ms - mono_ms(); /* a monotonic time plus this: the date */
     for (size_t li = 0; li < d->n_links; li++) {
         const link_rt *l = &d->links[li];
         for (size_t i = 0; i < l->n_fl; i++)
-            if (!l->fl[i].settled && l->fl[i].deadline_ms < best)
-                best = l->fl[i].deadline_ms;
+            if (!l->fl[i].settled && l->fl[i].deadline_ms + to_wall < best)
+                best = l->fl[i].deadline_ms + to_wall;
         /* Wake only for what dispatch would then act on, else the loop spins:
          * a paused link waits for resume, a full window for a flight to
          * settle (both stage an outcome, then mark the link dirty), a link
@@ -997,8 +1006,8 @@ long lt_delivery_timeout_ms(const lt_delivery_engine *d, int64_t now_ms, long ma
         if (l->paused || l->n_fl >= window)
             continue;
         if (l->state != LINK_UP && l->probe_at_ms) {
-            if (l->probe_at_ms < best)
-                best = l->probe_at_ms;
+            if (l->probe_at_ms + to_wall < best)
+                best = l->probe_at_ms + to_wall;
             continue;
         }
         if (l->dirty)
@@ -1040,6 +1049,8 @@ void lt_delivery_link_status_get(const lt_delivery_engine *d, size_t i,
     ret->in_flight = (unsigned)l->n_fl;
     ret->window = (unsigned)l->cfg->window;
     ret->delivered = l->delivered;
-    ret->next_probe_ms = l->state == LINK_DOWN ? l->probe_at_ms : 0;
+    ret->next_probe_ms = l->state == LINK_DOWN && l->probe_at_ms
+                             ? l->probe_at_ms + (lt_time_now_ms() - mono_ms()) /* as a date */
+                             : 0;
     copy_cut(ret->last_error, sizeof(ret->last_error), l->last_error);
 }
