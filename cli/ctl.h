@@ -89,9 +89,6 @@ int ctl_open_store(ctl *c, lt_store **ret);
 int ctl_open_dossier(ctl *c, const char *code, lt_store **s, lt_store_txn **t,
                      lt_dossier_state **st);
 
-/* Monotonic clock, ms. */
-int64_t ctl_mono_ms(void);
-
 /* "45s", "12m05s", "3h12m", "2d03h" for a duration in ms (negative: 0s). */
 const char *ctl_age(int64_t ms, char *buf, size_t size);
 

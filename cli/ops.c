@@ -81,10 +81,10 @@ static int control_call(const ctl *c, const char *ep, int command, const char *a
         snprintf(why, why_size, "cannot connect: %s", zmq_strerror(zmq_errno()));
         goto out;
     }
-    int64_t deadline = ctl_mono_ms() + control_timeout(c);
+    int64_t deadline = lt_time_mono_ms() + control_timeout(c);
     for (;;) {
         zmq_pollitem_t pi = { .socket = sock, .events = ZMQ_POLLIN };
-        int64_t left = deadline - ctl_mono_ms();
+        int64_t left = deadline - lt_time_mono_ms();
         if (left <= 0) {
             snprintf(why, why_size, "no reply within %ld ms", control_timeout(c));
             r = -ETIMEDOUT;

@@ -9,6 +9,7 @@
 
 #include "codec.h"
 #include "ctl.h"
+#include "timefmt.h"
 
 #define MAX_INPUT_BYTES (256u << 20) /* publish input read into memory */
 #define MAX_REPLY_BYTES (1u << 20)
@@ -317,7 +318,7 @@ static int send_batch(ctl *c, batch *b, const char *name)
         ctl_errf("%s: cannot connect: %s", c->endpoint, zmq_strerror(zmq_errno()));
         goto out;
     }
-    int64_t deadline = ctl_mono_ms() + (int64_t)c->timeout_ms;
+    int64_t deadline = lt_time_mono_ms() + (int64_t)c->timeout_ms;
     while (t.answered < b->n) {
         while (next < b->n && next - t.answered < c->window) {
             if (zmq_send(sock, b->items[next].buf, b->items[next].len, ZMQ_DONTWAIT) < 0)
@@ -325,7 +326,7 @@ static int send_batch(ctl *c, batch *b, const char *name)
             b->items[next++].sent = true;
         }
         zmq_pollitem_t pi = { .socket = sock, .events = ZMQ_POLLIN };
-        int64_t left = deadline - ctl_mono_ms();
+        int64_t left = deadline - lt_time_mono_ms();
         if (left <= 0) {
             rc = report_missing(c, b, &t);
             goto out;
@@ -337,7 +338,7 @@ static int send_batch(ctl *c, batch *b, const char *name)
         }
         if (n > 0 && (pi.revents & ZMQ_POLLIN)) {
             handle_reply(c, sock, b, name, &t);
-            deadline = ctl_mono_ms() + (int64_t)c->timeout_ms; /* timeout is per reply */
+            deadline = lt_time_mono_ms() + (int64_t)c->timeout_ms; /* timeout is per reply */
         }
     }
     fflush(stdout);

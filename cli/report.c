@@ -174,7 +174,7 @@ static int on_state(const char *code, size_t code_len, const lt_dossier_state *s
     char agency[128] = "-";
 
     if (++rp->scanned % 4096 == 0) {
-        int64_t now = ctl_mono_ms();
+        int64_t now = lt_time_mono_ms();
         if (now - rp->progress_ms >= PROGRESS_MS) {
             fprintf(stderr,
                     "lienthongctl: report: %" PRIu64 " of %" PRIu64 " dossiers read, %.0f s\n",
@@ -392,7 +392,7 @@ int ctl_cmd_report(ctl *c)
     lt_store_stats ss;
     if (lt_store_stats_get(s, &ss) == 0)
         rp.dossiers = ss.dossiers;
-    rp.started_ms = rp.progress_ms = ctl_mono_ms();
+    rp.started_ms = rp.progress_ms = lt_time_mono_ms();
     if ((r = lt_store_walk_states(rp.t, on_state, &rp)) < 0) {
         ctl_errf("%s: reading the dossier states: %s", c->data_dir, lt_strerror(r));
         goto out;

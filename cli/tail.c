@@ -21,6 +21,7 @@
 
 #include "ctl.h"
 #include "lienthong/v1/stream.pb-c.h"
+#include "timefmt.h"
 
 #define ACK_EVERY       10   /* records between acks */
 #define ACK_AFTER_MS    200  /* or this long after the first unacked record */
@@ -102,7 +103,7 @@ static int subscribe(tail *t)
     t->ready = false;
     t->outstanding = t->ack_want = t->ack_sent = 0;
     t->unacked = 0;
-    t->sub_sent_ms = t->last_msg_ms = ctl_mono_ms();
+    t->sub_sent_ms = t->last_msg_ms = lt_time_mono_ms();
     if (!(t->sock = zmq_socket(t->zctx, ZMQ_DEALER)) ||
         zmq_setsockopt(t->sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
         zmq_setsockopt(t->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl)) < 0 ||
@@ -212,7 +213,7 @@ static void on_record(tail *t, const Lienthong__V1__StreamRecord *r)
     t->printed++;
     t->skip_upto = t->ack_want = r->seq;
     if (!t->unacked++)
-        t->first_unacked_ms = ctl_mono_ms();
+        t->first_unacked_ms = lt_time_mono_ms();
     if (t->c->count && t->printed >= t->c->count)
         t->done = true;
     if (t->unacked >= ACK_EVERY || t->done)
@@ -262,7 +263,7 @@ static void drain(tail *t)
         zmq_msg_close(&m);
         if (!sm)
             continue;
-        t->last_msg_ms = ctl_mono_ms();
+        t->last_msg_ms = lt_time_mono_ms();
         switch (sm->body_case) {
         case LIENTHONG__V1__STREAM_MESSAGE__BODY_SUBSCRIBED:
             on_subscribed(t, sm->subscribed);
@@ -297,10 +298,10 @@ static void wait_once(tail *t, long ms)
 /* Send the pending ack and wait up to ms for it to be committed. */
 static bool finish_acks(tail *t, int64_t ms)
 {
-    int64_t deadline = ctl_mono_ms() + ms;
+    int64_t deadline = lt_time_mono_ms() + ms;
 
     send_ack(t);
-    while (!acks_confirmed(t) && ctl_mono_ms() < deadline && t->exit_rc < 0)
+    while (!acks_confirmed(t) && lt_time_mono_ms() < deadline && t->exit_rc < 0)
         wait_once(t, POLL_MS);
     return acks_confirmed(t);
 }
@@ -375,7 +376,7 @@ int ctl_cmd_tail(ctl *c)
     }
     while (!stop_signal && t.exit_rc < 0 && !t.done) {
         wait_once(&t, POLL_MS);
-        int64_t now = ctl_mono_ms();
+        int64_t now = lt_time_mono_ms();
         if (t.unacked && now - t.first_unacked_ms >= ACK_AFTER_MS)
             send_ack(&t);
         grant_credit(&t);

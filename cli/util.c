@@ -126,7 +126,7 @@ static void wait_for_journal(const char *dir, const lt_config *cfg, lt_store *s)
     if (cfg && (int)cfg->journal_commit_ms > round_ms)
         round_ms = (int)cfg->journal_commit_ms;
     int wait_ms = JOURNAL_WAIT_MS + round_ms;
-    int64_t deadline = ctl_mono_ms() + wait_ms;
+    int64_t deadline = lt_time_mono_ms() + wait_ms;
     lt_store_stats st;
     if (lt_store_stats_get(s, &st) < 0)
         return;
@@ -141,7 +141,7 @@ static void wait_for_journal(const char *dir, const lt_config *cfg, lt_store *s)
                     first, lt_journal_path_in(dir, path, sizeof(path)));
             return;
         }
-        if (ctl_mono_ms() >= deadline) {
+        if (lt_time_mono_ms() >= deadline) {
             fprintf(stderr,
                     "lienthongctl: note: lienthongd has not committed the events from seq "
                     "%" PRIu64 " on within %d ms; showing the store as it is\n",
@@ -178,13 +178,6 @@ int ctl_open_store(ctl *c, lt_store **ret)
     }
     wait_for_journal(c->data_dir, c->cfg, *ret);
     return 0;
-}
-
-int64_t ctl_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 const char *ctl_age(int64_t ms, char *buf, size_t size)

@@ -29,7 +29,7 @@ typedef struct flight {
     uint64_t seq;
     char key[KEY_MAX];
     char dossier[DOSSIER_MAX];
-    int64_t deadline_ms; /* monotonic (mono_ms) */
+    int64_t deadline_ms; /* monotonic */
     uint32_t attempt;
     bool settled;
     bool probe; /* sent while the link was down */
@@ -56,13 +56,9 @@ typedef struct outcome {
 typedef enum { LINK_CONNECTING, LINK_UP, LINK_DOWN } link_state;
 
 /* Timers that live only in this process (an attempt's deadline, the next
- * probe) run on the monotonic clock: a wall clock set back would hold them
- * for as long as the step. Retry times are stored in the delivery records
- * and so are dates (now_ms). */
-static int64_t mono_ms(void)
-{
-    return lt_time_mono_us() / 1000;
-}
+ * probe) run on the monotonic clock (lt_time_mono_ms): a wall clock set
+ * back would hold them for as long as the step. Retry times are stored in
+ * the delivery records and so are dates (now_ms). */
 
 typedef struct link_rt {
     const lt_config_agency *cfg;
@@ -74,7 +70,7 @@ typedef struct link_rt {
     bool paused;
     int failures;            /* consecutive attempts without a reply */
     int64_t link_backoff_ms; /* probe spacing while down */
-    int64_t probe_at_ms;     /* monotonic (mono_ms), 0 = none */
+    int64_t probe_at_ms;     /* monotonic, 0 = none */
     bool dirty;              /* the outbox may hold something sendable */
     int64_t next_due_ms;     /* earliest backoff expiry seen by the last scan, 0 = none */
     uint64_t delivered;
@@ -324,14 +320,14 @@ static void link_failed(lt_delivery_engine *d, link_rt *l, const char *why, bool
     if (l->link_backoff_ms > l->cfg->backoff_max_ms)
         l->link_backoff_ms = l->cfg->backoff_max_ms;
     l->state = LINK_DOWN;
-    l->probe_at_ms = mono_ms() + jitter(d, l->link_backoff_ms);
+    l->probe_at_ms = lt_time_mono_ms() + jitter(d, l->link_backoff_ms);
 }
 
 /* The gateway is not connected (a send was refused; nothing went out). */
 static void link_unconnected(lt_delivery_engine *d, link_rt *l)
 {
     if (l->state == LINK_CONNECTING && ++l->failures < 20) { /* connecting: look again soon */
-        l->probe_at_ms = mono_ms() + 100;
+        l->probe_at_ms = lt_time_mono_ms() + 100;
         return;
     }
     l->failures = (int)l->cfg->down_after - 1;
@@ -471,6 +467,7 @@ static void on_reply(lt_delivery_engine *d, size_t li, lt_store_txn *t,
 void lt_delivery_poll(lt_delivery_engine *d, int64_t now_ms)
 {
     lt_store_txn *t = NULL;
+    int64_t mono = lt_time_mono_ms();
     for (size_t li = 0; li < d->n_links; li++) {
         link_rt *l = &d->links[li];
         Lienthong__V1__LinkReply *rep;
@@ -484,7 +481,7 @@ void lt_delivery_poll(lt_delivery_engine *d, int64_t now_ms)
         }
         for (size_t i = 0; i < l->n_fl; i++) {
             flight *f = &l->fl[i];
-            if (f->settled || mono_ms() < f->deadline_ms)
+            if (f->settled || mono < f->deadline_ms)
                 continue;
             char why[160];
             snprintf(why, sizeof(why), "no reply within %" PRId64 " ms", l->cfg->timeout_ms);
@@ -770,7 +767,7 @@ typedef struct scan {
     lt_delivery_engine *d;
     size_t li;
     lt_store_txn *t;
-    int64_t now_ms;
+    int64_t now_ms, mono_ms; /* the date, and the monotonic clock */
     size_t capacity, scanned;
     seen_set seen;
     bool stop;
@@ -880,7 +877,7 @@ static int send_one(scan *s, uint64_t seq, const lt_delivery *rec)
     copy_cut(f->key, sizeof(f->key), key);
     copy_cut(f->dossier, sizeof(f->dossier), ev->dossier_code);
     f->attempt = attempt;
-    f->deadline_ms = mono_ms() + l->cfg->timeout_ms;
+    f->deadline_ms = s->mono_ms + l->cfg->timeout_ms;
     f->settled = settled;
     f->probe = l->state == LINK_DOWN;
     f->first = !settled && first_delivery && l->adapter->durable_first;
@@ -952,12 +949,13 @@ static int scan_one(uint64_t seq, const char *dossier, void *arg)
 void lt_delivery_dispatch(lt_delivery_engine *d, int64_t now_ms)
 {
     lt_store_txn *t = NULL;
+    int64_t mono = lt_time_mono_ms();
     for (size_t li = 0; li < d->n_links; li++) {
         link_rt *l = &d->links[li];
         if (l->paused)
             continue;
         size_t window = (size_t)l->cfg->window;
-        if (l->state != LINK_UP && mono_ms() < l->probe_at_ms)
+        if (l->state != LINK_UP && mono < l->probe_at_ms)
             continue;
         if (l->state == LINK_DOWN)
             window = 1; /* probe gently: one attempt at a time */
@@ -970,11 +968,16 @@ void lt_delivery_dispatch(lt_delivery_engine *d, int64_t now_ms)
             continue;
         if (!t && lt_store_txn_begin(d->store, false, false, &t) < 0)
             return;
-        scan s = { .d = d, .li = li, .t = t, .now_ms = now_ms, .capacity = window - l->n_fl };
+        scan s = { .d = d,
+                   .li = li,
+                   .t = t,
+                   .now_ms = now_ms,
+                   .mono_ms = mono,
+                   .capacity = window - l->n_fl };
         l->next_due_ms = 0;
         l->dirty = false;
         if (l->state == LINK_DOWN)
-            l->probe_at_ms = mono_ms() + l->link_backoff_ms; /* the next probe, if this fails */
+            l->probe_at_ms = mono + l->link_backoff_ms; /* the next probe, if this one fails */
         else if (l->state == LINK_CONNECTING)
             l->probe_at_ms = 0; /* set again if the gateway still refuses */
         int r = lt_outbox_walk_pending(t, l->cfg->name, 0, scan_one, &s);
@@ -992,7 +995,7 @@ long lt_delivery_timeout_ms(const lt_delivery_engine *d, int64_t now_ms, long ma
     if (d->n_oc)
         return 0;
     int64_t best = now_ms + max_ms;
-    int64_t to_wall = now_ms - mono_ms(); /* a monotonic time plus this: the date */
+    int64_t to_wall = now_ms - lt_time_mono_ms(); /* a monotonic time plus this: the date */
     for (size_t li = 0; li < d->n_links; li++) {
         const link_rt *l = &d->links[li];
         for (size_t i = 0; i < l->n_fl; i++)
@@ -1050,7 +1053,7 @@ void lt_delivery_link_status_get(const lt_delivery_engine *d, size_t i,
     ret->window = (unsigned)l->cfg->window;
     ret->delivered = l->delivered;
     ret->next_probe_ms = l->state == LINK_DOWN && l->probe_at_ms
-                             ? l->probe_at_ms + (lt_time_now_ms() - mono_ms()) /* as a date */
+                             ? l->probe_at_ms + (lt_time_now_ms() - lt_time_mono_ms()) /* a date */
                              : 0;
     copy_cut(ret->last_error, sizeof(ret->last_error), l->last_error);
 }

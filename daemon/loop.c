@@ -46,7 +46,7 @@
 typedef struct loop_state {
     const lt_loop_parts *p;
     uint64_t watchdog_usec;
-    /* Times below are on the monotonic clock (mono_ms), which an NTP step or
+    /* Times below are on the monotonic clock (lt_time_mono_ms), which an NTP step or
      * `date -s` does not move: a wall clock set back would stop the watchdog
      * pings (systemd would kill the daemon) and hold rounds open. */
     int64_t last_watchdog_ms, last_status_ms;
@@ -59,11 +59,6 @@ typedef struct loop_state {
     int64_t active_us;      /* when an event last came in or replies last went out */
     int64_t uncapped_until; /* passes take batch.max_events until then: they commit */
 } loop_state;
-
-static int64_t mono_ms(void)
-{
-    return lt_time_mono_us() / 1000;
-}
 
 /* Warn once at each of 80, 90 and 95 % of the map in use, before new events
  * are refused with STORE_FULL; again after a restart when still above. */
@@ -105,7 +100,7 @@ static bool read_signals(int sigfd)
 /* Tell systemd we are alive (only from a completed pass) and what we did. */
 static void notify(loop_state *ls, bool force)
 {
-    int64_t now = mono_ms();
+    int64_t now = lt_time_mono_ms();
     if (ls->watchdog_usec &&
         (force || (now - ls->last_watchdog_ms) * 2000 >= (int64_t)ls->watchdog_usec)) {
         sd_notify(0, "WATCHDOG=1");
@@ -264,7 +259,7 @@ static int write_pass(loop_state *ls, bool stopping, uint32_t *routed, bool *ret
     bool only_ingest = !lt_delivery_has_staged(p->delivery) && !lt_stream_has_staged(p->stream) &&
                        !lt_control_has_staged(p->control);
     if (!only_ingest) /* deliveries (or streams, commands) commit passes for a while */
-        ls->uncapped_until = mono_ms() + p->cfg->journal_commit_ms;
+        ls->uncapped_until = lt_time_mono_ms() + p->cfg->journal_commit_ms;
     *ret_ok = *ret_journaled = false;
     for (int attempt = 0; attempt < 40; attempt++) {
         lt_store_txn *t = ls->open;
@@ -289,7 +284,7 @@ static int write_pass(loop_state *ls, bool stopping, uint32_t *routed, bool *ret
                 return r;
             return had_open && (r = recover_open(ls)) < 0 ? r : LT_ERR_STORE_FULL;
         }
-        int64_t now = mono_ms();
+        int64_t now = lt_time_mono_ms();
         if (!careful && journal_this_pass(ls, only_ingest, stopping, now)) {
             if ((r = lt_ingest_journal(p->ingest, p->journal)) == 0) {
                 if ((r = lt_journal_write(p->journal)) < 0) {
@@ -451,7 +446,8 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
             unsigned flags =
                 (readable ? LT_INGEST_RECEIVE : 0) | (p->journal ? LT_INGEST_PIPELINE : 0);
             /* small passes only while they are journaled: a commit takes batch.max_events */
-            size_t max = p->journal && mono_ms() >= ls.uncapped_until ? JOURNAL_PASS_EVENTS : 0;
+            size_t max =
+                p->journal && lt_time_mono_ms() >= ls.uncapped_until ? JOURNAL_PASS_EVENTS : 0;
             if (lt_ingest_fill(p->ingest, sigfd, max, flags) < 0)
                 return drop_open(&ls, LT_ERR_ZMQ);
             ls.active_us = lt_time_mono_us();
@@ -467,10 +463,10 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
         bool quiet =
             ls.open && !lt_ingest_held(p->ingest) && lt_time_mono_us() - ls.active_us >= QUIET_US;
         /* due: also when only messages rejected before the store keep coming */
-        if ((ls.open && (stop || quiet || commit_due(&ls, mono_ms()))) ||
+        if ((ls.open && (stop || quiet || commit_due(&ls, lt_time_mono_ms()))) ||
             lt_ingest_pending(p->ingest) || lt_delivery_has_staged(p->delivery) ||
             lt_stream_has_staged(p->stream) || lt_control_has_staged(p->control)) {
-            int64_t t0 = mono_ms();
+            int64_t t0 = lt_time_mono_ms();
             int r = write_pass(&ls, stop, &routed, &ok, &journaled, &in);
             if (r < 0) {
                 lt_log_err("store commit failed; nothing of this pass was acknowledged "
@@ -480,7 +476,7 @@ int lt_loop_run(const lt_loop_parts *p, int sigfd)
             }
             lt_log_debug("pass %s ok=%d last_seq=%" PRIu64 " ms=%" PRId64,
                          journaled ? "journaled" : "committed", ok, lt_store_last_seq(p->store),
-                         mono_ms() - t0);
+                         lt_time_mono_ms() - t0);
             check_fill(&ls);
         }
         /* after the commit or flush, never before: acks, outcomes, cursors, commands */

@@ -126,3 +126,8 @@ int64_t lt_time_mono_us(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+int64_t lt_time_mono_ms(void)
+{
+    return lt_time_mono_us() / 1000;
+}

@@ -22,7 +22,9 @@ void lt_time_format_ms(int64_t ms, char *buf, size_t size);
 /* Wall clock, ms since the epoch. */
 int64_t lt_time_now_ms(void);
 
-/* Monotonic clock in µs, for waits and intervals (never jumps). */
+/* Monotonic clock in µs and in ms, for waits and intervals (it never
+ * jumps, whatever is done to the wall clock). */
 int64_t lt_time_mono_us(void);
+int64_t lt_time_mono_ms(void);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "journal.h"
+#include "timefmt.h"
 
 #define OUT(x) LIENTHONG__V1__REPLY__OUTCOME__##x
 #define ERR(x) LIENTHONG__V1__ERROR_CODE__##x
@@ -591,13 +592,6 @@ static void test_commit_due_under_rejections(void)
            first_ms, sent, longest);
 }
 
-static long since_ms(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 /* batch.max_wait_us: the loop lingers for more events before it stores a
  * pass, so events sent within the wait share one pass (and one flush), and
  * none is answered before the last of them was sent. SIGTERM ends a linger
@@ -609,9 +603,8 @@ static void test_linger(void)
     lt_h_start(&h);
     void *c = lt_h_client(&h);
     enum { N = 3, GAP_MS = 40 };
-    struct timespec t0;
+    int64_t t0 = lt_time_mono_ms();
     long sent_last = 0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < N; i++) {
         char id[32], dossier[32];
         snprintf(id, sizeof(id), "linger-%d", i);
@@ -619,12 +612,12 @@ static void test_linger(void)
         lt_submission *s = lt_h_status("dept.hcm", id, dossier, 1);
         lt_h_send(c, s);
         lt_h_sub_free(s);
-        sent_last = since_ms(&t0);
+        sent_last = (long)(lt_time_mono_ms() - t0);
         lt_reply *r = lt_h_recv(c, GAP_MS); /* none may come while the daemon lingers */
         lt_h_check(r == NULL || i == N - 1,
                    "event %d was answered %ld ms after the first was sent, before event %d "
                    "(batch.max_wait_us: 600000 should have gathered them in one pass)",
-                   i, since_ms(&t0), i + 1);
+                   i, (long)(lt_time_mono_ms() - t0), i + 1);
         if (r) {
             expect_accepted(r);
             lienthong__v1__reply__free_unpacked(r, NULL);
@@ -645,14 +638,14 @@ static void test_linger(void)
     lt_h_send(c, s);
     lt_h_sub_free(s);
     usleep(50000); /* the daemon is lingering now, for up to 600 ms */
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = lt_time_mono_ms();
     kill(h.pid, SIGTERM);
     lt_reply *r = lt_h_recv(c, 5000);
     lt_h_check(r != NULL, "the event in hand at SIGTERM was not answered");
     expect_accepted(r);
     lienthong__v1__reply__free_unpacked(r, NULL);
     lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM during a linger did not exit 0");
-    long stop_ms = since_ms(&t0);
+    long stop_ms = (long)(lt_time_mono_ms() - t0);
     zmq_close(c);
     lt_h_free(&h);
     printf("ok events within batch.max_wait_us shared a pass; SIGTERM during a linger: "

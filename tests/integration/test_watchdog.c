@@ -16,23 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "harness.h"
+#include "timefmt.h"
 
 #define WATCHDOG_USEC 600000 /* pings every 300 ms */
 #define STEP_AFTER_MS 2500
 #define WATCH_MS      5500
 #define TIMEOUT_MS    "3000" /* land's timeout_ms */
-
-static long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int main(void)
 {
@@ -63,7 +56,7 @@ int main(void)
     setenv("LT_CLOCK_STEP_S", "3600", 1);
     lt_h_preload_begin(lib);
     const char *argv[] = { getenv("LT_DAEMON"), "-c", h.config, NULL };
-    long t0 = mono_ms();
+    int64_t t0 = lt_time_mono_ms();
     h.pid = lt_h_spawn(&h, argv);
     lt_h_preload_end();
     unsetenv("LT_CLOCK_STEP_S");
@@ -75,7 +68,7 @@ int main(void)
     int ready = 0, before = 0, after_step = 0;
     long published_at = -1;
     long last_ping = 0, longest_gap = 0;
-    while (mono_ms() - t0 < WATCH_MS) {
+    while (lt_time_mono_ms() - t0 < WATCH_MS) {
         struct pollfd p = { .fd = ns, .events = POLLIN };
         if (poll(&p, 1, 100) <= 0)
             continue;
@@ -84,7 +77,7 @@ int main(void)
         if (n <= 0)
             continue;
         buf[n] = '\0';
-        long at = mono_ms() - t0;
+        long at = lt_time_mono_ms() - t0;
         if (strstr(buf, "READY=1") && !ready++) { /* before the step: its times are valid */
             void *c = lt_h_client(&h);
             lt_submission *s = lt_h_status("motcua-hcm", "wd-1", "H26.01-WD1", 1);
@@ -94,7 +87,7 @@ int main(void)
             lienthong__v1__reply__free_unpacked(r, NULL);
             lt_h_sub_free(s);
             zmq_close(c);
-            published_at = mono_ms() - t0;
+            published_at = lt_time_mono_ms() - t0;
         }
         if (!strstr(buf, "WATCHDOG=1"))
             continue;
@@ -120,7 +113,7 @@ int main(void)
     lt_h_check(lt_h_wait_log(&h, "no reply within " TIMEOUT_MS " ms", 4000),
                "the attempt sent before the clock step never timed out (%s ms); log %s", TIMEOUT_MS,
                h.log);
-    long timed_out_at = mono_ms() - t0;
+    long timed_out_at = lt_time_mono_ms() - t0;
     lt_h_check(lt_h_stop(&h, SIGTERM) == 0, "SIGTERM did not exit 0; log %s", h.log);
     lt_h_sim_stop(&land);
     lt_h_free(&h);
